@@ -1,0 +1,48 @@
+"""pandera (polars) models, one per entity: the single place where columns, types, checks and
+column descriptions live. SQLite DDL, Datasette metadata and the data dictionary are generated
+from these."""
+
+import pandera.polars as pa
+
+from schemas.calls import CallRecord
+from schemas.clusters import ClusterRecord
+from schemas.documents import DocumentRecord
+from schemas.organisations import OrganisationRecord
+from schemas.participants import ParticipantRecord
+from schemas.projects import ProjectRecord
+from schemas.sources import SourceRecord
+
+# Entity tables, in load order; the spiders yield records for these.
+ENTITY_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "clusters": ClusterRecord,
+    "organisations": OrganisationRecord,
+    "calls": CallRecord,
+    "projects": ProjectRecord,
+    "participants": ParticipantRecord,
+}
+
+# Every table of the served database.
+TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    **ENTITY_MODELS,
+    "documents": DocumentRecord,
+    "sources": SourceRecord,
+}
+
+
+def table_meta(model: type[pa.DataFrameModel]) -> dict:
+    """The table-level metadata (table name, primary key, title, description) of a model."""
+    return dict(model.Config.metadata)
+
+
+__all__ = [
+    "CallRecord",
+    "ClusterRecord",
+    "DocumentRecord",
+    "ENTITY_MODELS",
+    "OrganisationRecord",
+    "ParticipantRecord",
+    "ProjectRecord",
+    "SourceRecord",
+    "TABLE_MODELS",
+    "table_meta",
+]

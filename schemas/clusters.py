@@ -1,0 +1,64 @@
+"""Cluster organisations."""
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.common import NON_BLANK, URL_PATTERN, Provenance, country_field
+
+
+class ClusterRecord(Provenance):
+    """One cluster organisation as one source lists it."""
+
+    cluster_id: str = pa.Field(
+        unique=True, description="Stable id of the cluster: <source_id>:<slug of its name>"
+    )
+    name: str = pa.Field(
+        str_matches=NON_BLANK,
+        description="Name of the cluster organisation as published",
+        metadata={"fts": True},
+    )
+    acronym: str = pa.Field(nullable=True, description="Acronym or short name, where published")
+    aliases: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Other names the same source uses for this cluster (JSON array)",
+        metadata={"json": True},
+    )
+    country: str = country_field("Country of the cluster (ISO 3166-1 alpha-2)")
+    region: str = pa.Field(
+        nullable=True, description="Region (NUTS code where known)", metadata={"facet": True}
+    )
+    city: str = pa.Field(nullable=True, description="City of the cluster organisation")
+    website: str = pa.Field(
+        nullable=True, str_matches=URL_PATTERN, description="Website of the cluster organisation"
+    )
+    sectors: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Sectors or industries the cluster works in, as published (JSON array)",
+        metadata={"json": True, "fts": True},
+    )
+    labels: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Cluster management excellence labels held, e.g. Gold (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    recognitions: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Public recognitions, each 'what (by whom, year)', e.g. a national "
+        "competitiveness-cluster programme (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    eccp_url: str = pa.Field(
+        nullable=True,
+        str_matches=URL_PATTERN,
+        description="Profile on the European Cluster Collaboration Platform",
+    )
+
+    class Config:
+        strict = True
+        metadata = {
+            "table": "clusters",
+            "primary_key": "cluster_id",
+            "title": "Cluster organisations",
+            "description": "Cluster organisations, one row per cluster and source, with the "
+            "recognitions and labels the source states.",
+        }

@@ -1,0 +1,39 @@
+"""Organisations seen as beneficiaries, lead organisations or partners."""
+
+import pandera.polars as pa
+
+from schemas.common import NON_BLANK, Provenance, country_field
+
+
+class OrganisationRecord(Provenance):
+    """Any legal body seen in a project; cluster organisations are linked to `clusters`."""
+
+    organisation_id: str = pa.Field(
+        unique=True, description="Stable id: <source_id>:<slug of the name as published>"
+    )
+    name: str = pa.Field(
+        str_matches=NON_BLANK, description="Name as published", metadata={"fts": True}
+    )
+    country: str = country_field("Country (ISO 3166-1 alpha-2), where the source states it")
+    pic: str = pa.Field(
+        nullable=True,
+        str_matches=r"^\d{9}$",
+        description="EU Participant Identification Code (9 digits), where published",
+    )
+    vat: str = pa.Field(nullable=True, description="VAT number, where published")
+    cluster_id: str = pa.Field(
+        nullable=True,
+        description="The cluster this organisation is, when its name or acronym matches one "
+        "exactly (see clusters)",
+        metadata={"facet": True},
+    )
+
+    class Config:
+        strict = True
+        metadata = {
+            "table": "organisations",
+            "primary_key": "organisation_id",
+            "title": "Organisations",
+            "description": "Organisations named as lead organisations or participants of "
+            "projects, linked to the cluster they are when the match is exact.",
+        }

@@ -1,0 +1,98 @@
+"""Funded projects and operations."""
+
+import datetime as dt
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.common import NON_BLANK, URL_PATTERN, Provenance, list_values_in
+from schemas.vocab import FUNDS
+
+
+class ProjectRecord(Provenance):
+    """One funded project or operation."""
+
+    project_id: str = pa.Field(
+        unique=True, description="Stable id: <source_id>:<reference or slug of the title>"
+    )
+    reference: str = pa.Field(
+        nullable=True, description="The funder's or beneficiary's reference of the operation"
+    )
+    title: str = pa.Field(str_matches=NON_BLANK, description="Title", metadata={"fts": True})
+    acronym: str = pa.Field(nullable=True, description="Acronym", metadata={"fts": True})
+    lead_organisation: str = pa.Field(
+        nullable=True,
+        description="Lead organisation or promoter as published",
+        metadata={"fts": True},
+    )
+    lead_organisation_id: str = pa.Field(
+        nullable=True, description="The lead organisation (see organisations)"
+    )
+    programme: str = pa.Field(
+        nullable=True,
+        description="Main funding programme (the operational programme where stated)",
+        metadata={"facet": True},
+    )
+    programmes: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Every programme the source names for the project (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    funds: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="EU funds by English acronym, e.g. ERDF (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    operation_type: str = pa.Field(
+        nullable=True, description="Type of operation or support scheme as published"
+    )
+    total_eligible_eur: float = pa.Field(
+        nullable=True, ge=0, description="Total eligible cost in EUR"
+    )
+    eu_contribution_eur: float = pa.Field(
+        nullable=True, ge=0, description="EU funding in EUR"
+    )
+    cofinancing_rate: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1,
+        description="EU co-financing rate, 0..1 (derived: eu_contribution_eur / "
+        "total_eligible_eur when the source does not state it)",
+    )
+    start_date: dt.date = pa.Field(nullable=True, description="Start date")
+    end_date: dt.date = pa.Field(nullable=True, description="End date")
+    regions: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Regions of intervention as published (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    description: str = pa.Field(
+        nullable=True, description="Description as published", metadata={"fts": True}
+    )
+    website: str = pa.Field(
+        nullable=True, str_matches=URL_PATTERN, description="Project website"
+    )
+
+    @pa.check("funds", name="funds_known", error=f"every fund in {FUNDS}")
+    def funds_known(cls, data) -> pl.LazyFrame:
+        return list_values_in(data, FUNDS)
+
+    @pa.dataframe_check(name="eu_contribution_within_total", error="eu > total eligible")
+    def eu_contribution_within_total(cls, data) -> pl.LazyFrame:
+        eu, total = pl.col("eu_contribution_eur"), pl.col("total_eligible_eur")
+        return data.lazyframe.select(eu.is_null() | total.is_null() | (eu <= total))
+
+    @pa.dataframe_check(name="start_not_after_end", error="start_date > end_date")
+    def start_not_after_end(cls, data) -> pl.LazyFrame:
+        s, e = pl.col("start_date"), pl.col("end_date")
+        return data.lazyframe.select(s.is_null() | e.is_null() | (s <= e))
+
+    class Config:
+        strict = True
+        metadata = {
+            "table": "projects",
+            "primary_key": "project_id",
+            "title": "Projects",
+            "description": "Funded projects and operations, with programme, funds, amounts "
+            "in EUR and dates.",
+        }

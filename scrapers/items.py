@@ -1,0 +1,110 @@
+"""The shared item types every spider yields, one per raw entity.
+
+Each field declares its raw type (`text`, `number`, `date` as ISO text, `list` of text, `int`,
+`bool`); the Dagster raw layer reads the JSON Lines with exactly these columns, so a field a
+spider sets that is not declared here is a KeyError at crawl time, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import scrapy
+
+TEXT, NUMBER, DATE, LIST, INT, BOOL = "text", "number", "date", "list", "int", "bool"
+
+
+def _f(kind: str = TEXT) -> scrapy.Field:
+    return scrapy.Field(kind=kind)
+
+
+class SourcedItem(scrapy.Item):
+    """Provenance every raw row carries."""
+
+    entity = _f()
+    source_id = _f()
+    source_url = _f()
+    fetched_at = _f()
+    document_sha256 = _f()
+    quality_flags = _f(LIST)
+
+
+class ClusterItem(SourcedItem):
+    name = _f()
+    acronym = _f()
+    aliases = _f(LIST)
+    country = _f()
+    region = _f()
+    city = _f()
+    website = _f()
+    sectors = _f(LIST)
+    labels = _f(LIST)
+    recognitions = _f(LIST)
+    eccp_url = _f()
+
+
+class CallItem(SourcedItem):
+    identifier = _f()
+    title = _f()
+    programme = _f()
+    publisher = _f()
+    call_type = _f()
+    opening_date = _f(DATE)
+    deadline_date = _f(DATE)
+    deadline_dates = _f(LIST)
+    budget_eur = _f(NUMBER)
+    eligible_applicants = _f(LIST)
+    topics = _f(LIST)
+    description = _f()
+    url = _f()
+
+
+class ProjectItem(SourcedItem):
+    reference = _f()
+    title = _f()
+    acronym = _f()
+    lead_organisation = _f()
+    lead_organisation_country = _f()
+    programme = _f()
+    programmes = _f(LIST)
+    funds = _f(LIST)
+    operation_type = _f()
+    total_eligible_eur = _f(NUMBER)
+    eu_contribution_eur = _f(NUMBER)
+    cofinancing_rate = _f(NUMBER)
+    start_date = _f(DATE)
+    end_date = _f(DATE)
+    regions = _f(LIST)
+    description = _f()
+    website = _f()
+
+
+class ParticipantItem(SourcedItem):
+    # The project is named by the same key the project row uses (reference, else title).
+    project_reference = _f()
+    project_title = _f()
+    name_as_published = _f()
+    role = _f()
+    role_as_published = _f()
+    country = _f()
+    work_packages_led = _f(LIST)
+
+
+class DocumentItem(scrapy.Item):
+    entity = _f()
+    document_sha256 = _f()
+    url = _f()
+    fetched_at = _f()
+    http_status = _f(INT)
+    content_type = _f()
+    size_bytes = _f(INT)
+    source_id = _f()
+    reconstructed = _f(BOOL)
+
+
+# Raw entity name -> item class; spiders set `entity` to the key.
+RAW_ITEMS: dict[str, type[scrapy.Item]] = {
+    "clusters": ClusterItem,
+    "calls": CallItem,
+    "projects": ProjectItem,
+    "participants": ParticipantItem,
+    "documents": DocumentItem,
+}
