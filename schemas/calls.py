@@ -69,7 +69,7 @@ class CallRecord(Provenance):
         nullable=True, str_matches=URL_PATTERN, description="Page of the call"
     )
 
-    @pa.dataframe_check(name="opening_not_after_deadline", error="opening_date > deadline_date")
+    @pa.dataframe_check(name="opening_not_after_deadline")
     def opening_not_after_deadline(cls, data) -> pl.LazyFrame:
         o, d = pl.col("opening_date"), pl.col("deadline_date")
         return data.lazyframe.select(o.is_null() | d.is_null() | (o <= d))

@@ -73,16 +73,16 @@ class ProjectRecord(Provenance):
         nullable=True, str_matches=URL_PATTERN, description="Project website"
     )
 
-    @pa.check("funds", name="funds_known", error=f"every fund in {FUNDS}")
+    @pa.check("funds", name="funds_known")
     def funds_known(cls, data) -> pl.LazyFrame:
         return list_values_in(data, FUNDS)
 
-    @pa.dataframe_check(name="eu_contribution_within_total", error="eu > total eligible")
+    @pa.dataframe_check(name="eu_contribution_within_total")
     def eu_contribution_within_total(cls, data) -> pl.LazyFrame:
         eu, total = pl.col("eu_contribution_eur"), pl.col("total_eligible_eur")
         return data.lazyframe.select(eu.is_null() | total.is_null() | (eu <= total))
 
-    @pa.dataframe_check(name="start_not_after_end", error="start_date > end_date")
+    @pa.dataframe_check(name="start_not_after_end")
     def start_not_after_end(cls, data) -> pl.LazyFrame:
         s, e = pl.col("start_date"), pl.col("end_date")
         return data.lazyframe.select(s.is_null() | e.is_null() | (s <= e))

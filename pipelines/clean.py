@@ -1,0 +1,314 @@
+"""The clean layer: raw frames to entity frames with ids, lookups applied and values typed.
+
+Vectorised polars only. A value that cannot be typed strictly (a date that is not ISO) sends its
+row to quarantine with the reason; it is never coerced to NULL silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.quarantine import empty_quarantine, reject
+from schemas import TABLE_MODELS
+from scrapers.registry import SourceSpec
+
+ISO_DATE = "%Y-%m-%d"
+
+
+@dataclass
+class Cleaned:
+    """A clean frame and the rows refused while cleaning it."""
+
+    frame: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def model_columns(entity: str) -> list[str]:
+    return list(TABLE_MODELS[entity].to_schema().columns)
+
+
+def text(col: str) -> pl.Expr:
+    """Trimmed text; blank becomes NULL (a blank is not a value)."""
+    stripped = pl.col(col).str.strip_chars()
+    return pl.when(stripped.str.len_chars() > 0).then(stripped).alias(col)
+
+
+def text_list(col: str) -> pl.Expr:
+    """A list of trimmed, non-blank values, deduplicated in order; empty becomes NULL."""
+    cleaned = (
+        pl.col(col)
+        .list.eval(
+            pl.element()
+            .str.strip_chars()
+            .filter(pl.element().str.strip_chars().str.len_chars() > 0)
+        )
+        .list.unique(maintain_order=True)
+    )
+    return pl.when(cleaned.list.len() > 0).then(cleaned).alias(col)
+
+
+def slug(expr: pl.Expr) -> pl.Expr:
+    """Lower-case letters and digits joined by '-' (Unicode letters kept)."""
+    return expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", "-").str.strip_chars("-")
+
+
+def make_id(prefix: pl.Expr, key: pl.Expr) -> pl.Expr:
+    return pl.concat_str([prefix, pl.lit(":"), key])
+
+
+def _per_source(
+    frame: pl.DataFrame, sources: dict[str, SourceSpec], table: str, build
+) -> pl.Expr | None:
+    """A when/then chain applying each source's lookup table `table` through `build(mapping)`."""
+    chain = None
+    for source_id, spec in sources.items():
+        mapping = spec.lookup(table)
+        if not mapping or source_id not in frame["source_id"].unique().to_list():
+            continue
+        cond = pl.col("source_id") == source_id
+        chain = (pl.when(cond) if chain is None else chain.when(cond)).then(build(mapping))
+    return chain
+
+
+def apply_lookup(
+    frame: pl.DataFrame, sources: dict[str, SourceSpec], column: str, table: str
+) -> pl.DataFrame:
+    """Replace values of a text or list column with the sources' YAML lookups (`table`)."""
+    is_list = isinstance(frame.schema[column], pl.List)
+
+    def build(mapping: dict[str, str]) -> pl.Expr:
+        if is_list:
+            return pl.col(column).list.eval(pl.element().replace(mapping))
+        return pl.col(column).replace(mapping)
+
+    chain = _per_source(frame, sources, table, build)
+    if chain is None:
+        return frame
+    return frame.with_columns(chain.otherwise(pl.col(column)).alias(column))
+
+
+def parse_dates(frame: pl.DataFrame, columns: Iterable[str], *, entity: str, key: str) -> Cleaned:
+    """Parse ISO date text strictly; a non-ISO value quarantines its row."""
+    rejected = [empty_quarantine()]
+    parsed = frame.with_columns(
+        pl.col(c).str.to_date(ISO_DATE, strict=False).alias(f"__{c}") for c in columns
+    )
+    bad_any = pl.lit(False)
+    for c in columns:
+        bad = pl.col(c).is_not_null() & pl.col(f"__{c}").is_null()
+        bad_any = bad_any | bad
+        bad_rows = parsed.filter(bad).drop([f"__{x}" for x in columns])
+        if bad_rows.height:
+            rejected.append(
+                reject(
+                    bad_rows,
+                    entity=entity,
+                    key=key,
+                    column=c,
+                    check="iso_date",
+                    failure_case=pl.col(c),
+                )
+            )
+    good = (
+        parsed.filter(~bad_any)
+        .with_columns(pl.col(f"__{c}").alias(c) for c in columns)
+        .drop([f"__{c}" for c in columns])
+    )
+    return Cleaned(good, pl.concat(rejected))
+
+
+def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
+    """Projects: ids, programme lookups, derived co-financing rate, strict dates."""
+    frame = raw.with_columns(
+        text(c)
+        for c in (
+            "reference",
+            "title",
+            "acronym",
+            "lead_organisation",
+            "lead_organisation_country",
+            "programme",
+            "operation_type",
+            "description",
+            "website",
+        )
+    ).with_columns(text_list(c) for c in ("programmes", "funds", "regions", "quality_flags"))
+    frame = apply_lookup(frame, sources, "programmes", "programmes")
+    frame = apply_lookup(frame, sources, "programme", "programmes")
+    frame = apply_lookup(frame, sources, "funds", "funds")
+    eu, total = pl.col("eu_contribution_eur"), pl.col("total_eligible_eur")
+    frame = frame.with_columns(
+        make_id(pl.col("source_id"), pl.coalesce(pl.col("reference"), slug(pl.col("title")))).alias(
+            "project_id"
+        ),
+        pl.when(pl.col("lead_organisation").is_not_null())
+        .then(make_id(pl.col("source_id"), slug(pl.col("lead_organisation"))))
+        .alias("lead_organisation_id"),
+        pl.coalesce(pl.col("programme"), pl.col("programmes").list.first()).alias("programme"),
+        # Derived only where the source states both amounts; range-checked by the schema.
+        pl.coalesce(
+            pl.col("cofinancing_rate"),
+            pl.when(eu.is_not_null() & (total > 0)).then((eu / total).round(6)),
+        ).alias("cofinancing_rate"),
+    )
+    cleaned = parse_dates(frame, ["start_date", "end_date"], entity="projects", key="project_id")
+    return Cleaned(cleaned.frame.select(model_columns("projects")), cleaned.rejected)
+
+
+def clean_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
+    """Participants: the same project key as the project row, organisation ids by name."""
+    frame = raw.with_columns(
+        text(c)
+        for c in (
+            "project_reference",
+            "project_title",
+            "name_as_published",
+            "role",
+            "role_as_published",
+            "country",
+        )
+    ).with_columns(text_list(c) for c in ("work_packages_led", "quality_flags"))
+    frame = apply_lookup(frame, sources, "role", "roles")
+    project_id = make_id(
+        pl.col("source_id"),
+        pl.coalesce(pl.col("project_reference"), slug(pl.col("project_title"))),
+    )
+    frame = frame.with_columns(
+        project_id.alias("project_id"),
+        make_id(pl.col("source_id"), slug(pl.col("name_as_published"))).alias("organisation_id"),
+        make_id(project_id, slug(pl.col("name_as_published"))).alias("participant_id"),
+    )
+    return Cleaned(frame.select(model_columns("participants")), empty_quarantine())
+
+
+def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
+    """Clusters: ids from the source and the name, lists tidied."""
+    frame = raw.with_columns(
+        text(c) for c in ("name", "acronym", "country", "region", "city", "website", "eccp_url")
+    ).with_columns(
+        text_list(c) for c in ("aliases", "sectors", "labels", "recognitions", "quality_flags")
+    )
+    frame = apply_lookup(frame, sources, "labels", "labels")
+    frame = frame.with_columns(
+        make_id(pl.col("source_id"), slug(pl.col("name"))).alias("cluster_id")
+    )
+    return Cleaned(frame.select(model_columns("clusters")), empty_quarantine())
+
+
+def call_status(today: dt.date) -> pl.Expr:
+    """forthcoming / open / closed from the dates against the run's clock; NULL if unknown."""
+    opening, deadline = pl.col("opening_date"), pl.col("deadline_date")
+    return (
+        pl.when(deadline.is_not_null() & (deadline < today))
+        .then(pl.lit("closed"))
+        .when(opening.is_not_null() & (opening > today))
+        .then(pl.lit("forthcoming"))
+        .when(deadline.is_not_null() & (deadline >= today))
+        .then(pl.lit("open"))
+        .otherwise(pl.lit(None, pl.Utf8))
+        .alias("status")
+    )
+
+
+def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.date) -> Cleaned:
+    """Calls: ids, programme lookups, strict dates, status derived from the run's clock."""
+    frame = raw.with_columns(
+        text(c)
+        for c in (
+            "identifier",
+            "title",
+            "programme",
+            "publisher",
+            "call_type",
+            "description",
+            "url",
+        )
+    ).with_columns(
+        text_list(c) for c in ("deadline_dates", "eligible_applicants", "topics", "quality_flags")
+    )
+    frame = apply_lookup(frame, sources, "programme", "programmes")
+    frame = apply_lookup(frame, sources, "call_type", "call_types")
+    frame = frame.with_columns(
+        make_id(
+            pl.col("source_id"), pl.coalesce(pl.col("identifier"), slug(pl.col("title")))
+        ).alias("call_id")
+    )
+    cleaned = parse_dates(frame, ["opening_date", "deadline_date"], entity="calls", key="call_id")
+    frame = cleaned.frame.with_columns(call_status(today))
+    return Cleaned(frame.select(model_columns("calls")), cleaned.rejected)
+
+
+def clean_documents(raw: pl.DataFrame) -> Cleaned:
+    """Documents: one row per response body (the same body fetched twice is one document)."""
+    frame = raw.sort("fetched_at").unique("document_sha256", keep="last", maintain_order=True)
+    return Cleaned(frame.select(model_columns("documents")), empty_quarantine())
+
+
+def cluster_match_key(expr: pl.Expr) -> pl.Expr:
+    """Name key for exact organisation↔cluster matching: case, punctuation and the word
+    'cluster' do not count ('TICE.PT Cluster' = 'TICE.PT'); anything else must be equal."""
+    return (
+        expr.str.to_lowercase()
+        .str.replace_all(r"\bclusters?\b", " ")
+        .str.replace_all(r"[^\p{L}\p{N}.]+", " ")
+        .str.strip_chars(" .")
+        .str.replace_all(r"\s+", " ")
+    )
+
+
+def derive_organisations(
+    raw_projects: pl.DataFrame, participants: pl.DataFrame, clusters: pl.DataFrame
+) -> Cleaned:
+    """Organisations named by projects (lead) and participants, one row per id, linked to the
+    cluster whose name or acronym matches exactly and uniquely."""
+    # Lead organisations come from the raw rows, which still carry the lead's country.
+    prov = ["source_id", "source_url", "fetched_at", "document_sha256"]
+    leads = (
+        raw_projects.with_columns(text("lead_organisation"), text("lead_organisation_country"))
+        .filter(pl.col("lead_organisation").is_not_null())
+        .select(
+            make_id(pl.col("source_id"), slug(pl.col("lead_organisation"))).alias(
+                "organisation_id"
+            ),
+            pl.col("lead_organisation").alias("name"),
+            pl.col("lead_organisation_country").alias("country"),
+            *prov,
+        )
+    )
+    named = participants.select(
+        "organisation_id", pl.col("name_as_published").alias("name"), "country", *prov
+    )
+    orgs = (
+        pl.concat([leads, named])
+        .group_by("organisation_id", maintain_order=True)
+        .agg(
+            pl.col("name").first(),
+            pl.col("country").drop_nulls().first(),
+            *[pl.col(c).first() for c in prov],
+        )
+    )
+    keys = pl.concat(
+        [
+            clusters.select("cluster_id", cluster_match_key(pl.col("name")).alias("key")),
+            clusters.filter(pl.col("acronym").is_not_null()).select(
+                "cluster_id", cluster_match_key(pl.col("acronym")).alias("key")
+            ),
+        ]
+    ).unique()
+    # A key shared by two clusters is ambiguous: no link rather than a guess.
+    unique_keys = keys.filter(pl.col("key").count().over("key") == 1)
+    orgs = (
+        orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
+        .join(unique_keys, on="key", how="left")
+        .drop("key")
+        .with_columns(
+            pl.lit(None, pl.Utf8).alias("pic"),
+            pl.lit(None, pl.Utf8).alias("vat"),
+            pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"),
+        )
+    )
+    return Cleaned(orgs.select(model_columns("organisations")), empty_quarantine())

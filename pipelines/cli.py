@@ -1,0 +1,284 @@
+"""The `clusterdata` command: sources, crawl, refresh, serve."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.crawling import CrawlFailed, CrawlResult, crawl_source, new_run_id
+from pipelines.layout import DataLayout
+from scrapers.registry import RegistryError, SourceSpec, load_registry
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RECORDINGS = REPO_ROOT / "tests" / "fixtures"
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _registry() -> dict[str, SourceSpec]:
+    try:
+        return load_registry()
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _check_sources(source_ids: tuple[str, ...], registry: dict[str, SourceSpec]) -> list[str]:
+    unknown = [s for s in source_ids if s not in registry]
+    if unknown:
+        raise click.ClickException(
+            f"unknown source {', '.join(unknown)}; `clusterdata sources` lists them"
+        )
+    return list(source_ids) or list(registry)
+
+
+def _check_recordings(source_ids: list[str], recordings: Path) -> None:
+    if not recordings.is_dir():
+        raise click.ClickException(f"recordings directory {recordings} does not exist")
+    missing = [s for s in source_ids if not (recordings / s / "index.json").is_file()]
+    if missing:
+        raise click.ClickException(
+            f"no recordings for {', '.join(missing)} in {recordings} "
+            "(expected <dir>/<source_id>/index.json)"
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _crawl_all(
+    source_ids: list[str],
+    layout: DataLayout,
+    offline: bool,
+    recordings: Path,
+    record: Path | None,
+) -> tuple[list[CrawlResult], dict[str, str]]:
+    results, failures = [], {}
+    run_id = new_run_id()
+    with _progress() as progress:
+        task = progress.add_task("crawling", total=len(source_ids))
+        for source_id in source_ids:
+            progress.update(task, description=f"crawling {source_id}")
+            try:
+                results.append(
+                    crawl_source(
+                        source_id,
+                        layout,
+                        offline=offline,
+                        recordings=recordings,
+                        record=record,
+                        run_id=run_id,
+                    )
+                )
+            except CrawlFailed as exc:
+                failures[source_id] = str(exc)
+            progress.advance(task)
+        progress.update(task, description="crawled")
+    return results, failures
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="clusterdata")
+def cli() -> None:
+    """clusterdata: open data on Europe's industrial clusters, the calls aimed at them and the
+    money they received.
+
+    \b
+    Quick start:
+      clusterdata refresh --offline     # bundled recordings → data/clusterdata.db
+      clusterdata serve                 # Datasette on http://127.0.0.1:8001
+    """
+
+
+@cli.command("sources")
+def sources_cmd() -> None:
+    """List the source registry, one line per source."""
+    for spec in _registry().values():
+        kinds = ",".join(spec.entity_kinds)
+        click.echo(f"{spec.source_id:<22} {spec.cadence:<8} {kinds:<36} {spec.title}")
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Where raw runs, staging, the database and logs live.",
+)
+recordings_option = click.option(
+    "--recordings",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RECORDINGS,
+    show_default="tests/fixtures",
+    help="Recorded responses to replay with --offline.",
+)
+offline_option = click.option(
+    "--offline", is_flag=True, help="Replay recorded responses; never touch the network."
+)
+
+
+@cli.command("crawl")
+@click.argument("source_ids", nargs=-1, required=True, metavar="SOURCE_ID...")
+@offline_option
+@recordings_option
+@click.option(
+    "--record",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Live only: also write every response to DIR/<source_id>/ for replay.",
+)
+@data_dir_option
+def crawl_cmd(
+    source_ids: tuple[str, ...],
+    offline: bool,
+    recordings: Path,
+    record: Path | None,
+    data_dir: Path,
+) -> None:
+    """Run spiders (one subprocess each) into DATA_DIR/raw/<source_id>/<run_id>.jsonl."""
+    registry = _registry()
+    ids = _check_sources(source_ids, registry)
+    if offline:
+        _check_recordings(ids, recordings)
+        if record:
+            raise click.ClickException("--record records live responses; drop --offline")
+    results, failures = _crawl_all(ids, DataLayout(data_dir), offline, recordings, record)
+    for r in results:
+        out.print(f"{r.source_id}: {r.items} items from {r.pages} pages → {r.out}")
+    if failures:
+        for source_id, reason in failures.items():
+            err.print(f"error: {source_id}: {reason}", highlight=False)
+        sys.exit(1)
+
+
+@cli.command("refresh")
+@offline_option
+@recordings_option
+@data_dir_option
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="ID",
+    help="Crawl only these sources (others keep their last crawl). Repeatable.",
+)
+@click.option(
+    "--run-date",
+    default="",
+    metavar="YYYY-MM-DD",
+    help="Clock for derived call statuses (default: today, UTC).",
+)
+def refresh_cmd(
+    offline: bool, recordings: Path, data_dir: Path, sources: tuple[str, ...], run_date: str
+) -> None:
+    """Crawl, run the Dagster assets (clean → validate → warehouse) and publish
+    DATA_DIR/clusterdata.db atomically."""
+    from pipelines.refresh import PipelineFailed, materialize_all
+
+    registry = _registry()
+    ids = _check_sources(sources, registry)
+    if offline:
+        _check_recordings(ids, recordings)
+    if run_date:
+        try:
+            __import__("datetime").date.fromisoformat(run_date)
+        except ValueError as exc:
+            raise click.ClickException(f"--run-date {run_date!r} is not YYYY-MM-DD") from exc
+    layout = DataLayout(data_dir)
+    _results, failures = _crawl_all(ids, layout, offline, recordings, None)
+    if failures:
+        for source_id, reason in failures.items():
+            err.print(f"error: {source_id}: {reason}", highlight=False)
+        err.print("error: nothing published; the served database is unchanged")
+        sys.exit(1)
+    with _progress() as progress:
+        task = progress.add_task("pipeline", total=None)
+        try:
+            materialize_all(
+                layout, run_date, on_step=lambda step: progress.update(task, description=step)
+            )
+        except PipelineFailed as exc:
+            progress.stop()
+            err.print(f"error: {exc}; nothing published", highlight=False)
+            sys.exit(1)
+        progress.update(task, description="published", total=1, completed=1)
+    _print_summary(layout)
+
+
+def _print_summary(layout: DataLayout) -> None:
+    table = Table("table", "rows", box=None)
+    with sqlite3.connect(layout.published) as conn:
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE '%_fts%' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ):
+            (n,) = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+            table.add_row(name, str(n))
+        statuses = conn.execute(
+            "SELECT source_id, last_status, rows_valid, rows_quarantined FROM sources"
+        ).fetchall()
+    conn.close()
+    out.print(table)
+    for source_id, status, valid, quarantined in statuses:
+        out.print(f"{source_id}: {status} ({valid} rows, {quarantined} quarantined)")
+    out.print(f"published {layout.published}; quarantine: {layout.quarantine_db}")
+
+
+@cli.command("serve")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@data_dir_option
+def serve_cmd(port: int, host: str, data_dir: Path) -> None:
+    """Serve DATA_DIR/clusterdata.db with Datasette, the project's metadata and settings."""
+    from warehouse.serve import serve
+
+    layout = DataLayout(data_dir)
+    if not layout.published.is_file():
+        raise click.ClickException(
+            f"no published database at {layout.published}; "
+            f"run `clusterdata refresh --offline --data-dir {data_dir}` first"
+        )
+    sys.exit(serve(layout.published, port=port, host=host, config_dir=layout.serve_config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage mistakes end with one `error:` line and exit 2, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="clusterdata", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.UsageError as exc:
+        err.print(
+            f"error: {exc.format_message()} (see `clusterdata {_cmd(exc)}--help`)", highlight=False
+        )
+        return 2
+    except click.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", highlight=False)
+        return exc.exit_code if exc.exit_code else 1
+    return 0
+
+
+def _cmd(exc: click.UsageError) -> str:
+    ctx = exc.ctx
+    return f"{ctx.info_name} " if ctx and ctx.parent is not None else ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Start crawls as subprocesses (Twisted's reactor cannot restart inside one process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.layout import DataLayout
+
+
+class CrawlFailed(RuntimeError):
+    """A crawl that did not finish cleanly; the message is one line, for a user."""
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    source_id: str
+    out: Path
+    items: int
+    pages: int
+
+
+def new_run_id() -> str:
+    """Sortable UTC run id, e.g. 20261123T071502Z."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def crawl_source(
+    source_id: str,
+    layout: DataLayout,
+    *,
+    offline: bool,
+    recordings: Path | None = None,
+    record: Path | None = None,
+    run_id: str | None = None,
+) -> CrawlResult:
+    """Crawl one source into raw/<source_id>/<run_id>.jsonl; raise CrawlFailed with the reason."""
+    run_id = run_id or new_run_id()
+    out = layout.raw / source_id / f"{run_id}.jsonl"
+    log = layout.logs / source_id / f"{run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "scrapers.crawl",
+        source_id,
+        "--out",
+        str(out),
+        "--log-file",
+        str(log),
+    ]
+    if offline:
+        cmd += ["--offline", "--recordings", str(recordings)]
+    if record:
+        cmd += ["--record", str(record)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        reason = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
+        raise CrawlFailed(f"{reason} (log: {log})")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    return CrawlResult(source_id, out, summary["items"], summary["pages"])

@@ -1,0 +1,105 @@
+"""The validated layer: pandera on collected polars frames; failing rows go to quarantine.
+
+`validate_entity` never drops a row silently: every input row is either valid or quarantined
+with the column, the check and the failing value (the conservation check asserts it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from pipelines.quarantine import empty_quarantine, reject, rows_as_json
+from schemas import TABLE_MODELS, table_meta
+
+# child entity -> (column, parent entity): a row whose parent was quarantined is quarantined too,
+# so the warehouse's foreign keys always hold.
+PARENTS: dict[str, list[tuple[str, str]]] = {
+    "clusters": [("document_sha256", "documents")],
+    "organisations": [("document_sha256", "documents"), ("cluster_id", "clusters")],
+    "projects": [("document_sha256", "documents"), ("lead_organisation_id", "organisations")],
+    "participants": [
+        ("document_sha256", "documents"),
+        ("project_id", "projects"),
+        ("organisation_id", "organisations"),
+    ],
+    "calls": [("document_sha256", "documents")],
+    "documents": [],
+}
+
+
+class SchemaBroken(RuntimeError):
+    """A failure that is about the frame, not rows (missing column, wrong type): a code bug."""
+
+
+@dataclass
+class Validated:
+    valid: pl.DataFrame
+    quarantined: pl.DataFrame
+
+
+def validate_entity(entity: str, frame: pl.DataFrame) -> Validated:
+    """Validate a collected frame lazily (all checks run) and split valid from quarantined."""
+    model: type[pa.DataFrameModel] = TABLE_MODELS[entity]
+    key = table_meta(model)["primary_key"]
+    indexed = frame.with_row_index("__row")
+    try:
+        model.validate(frame, lazy=True)
+        return Validated(frame, empty_quarantine())
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    if cases["index"].null_count():
+        frame_level = cases.filter(pl.col("index").is_null())
+        summary = "; ".join(
+            f"{r['column']}: {r['check']}" for r in frame_level.head(5).iter_rows(named=True)
+        )
+        raise SchemaBroken(f"{entity}: frame-level schema failure ({summary})")
+    failing = cases.select(
+        pl.col("index").cast(pl.UInt32).alias("__row"),
+        pl.col("column").cast(pl.Utf8),
+        pl.col("check").cast(pl.Utf8),
+        pl.col("failure_case").cast(pl.Utf8),
+    )
+    bad_rows = indexed.join(failing.select("__row").unique(), on="__row", how="semi")
+    row_json = bad_rows.drop("__row").pipe(rows_as_json)
+    bad = bad_rows.select("__row", "source_id", pl.col(key).cast(pl.Utf8).alias("record_key"))
+    bad = bad.with_columns(row_json)
+    quarantined = failing.join(bad, on="__row").select(
+        pl.lit("").alias("run_id"),
+        pl.lit(entity).alias("entity"),
+        "source_id",
+        "record_key",
+        "column",
+        "check",
+        "failure_case",
+        "row_json",
+    )
+    valid = indexed.join(bad.select("__row"), on="__row", how="anti").drop("__row")
+    return Validated(valid, quarantined)
+
+
+def drop_orphans(entity: str, frame: pl.DataFrame, parents: dict[str, pl.DataFrame]) -> Validated:
+    """Quarantine rows whose parent row (by foreign key) is not among the valid parents."""
+    key = table_meta(TABLE_MODELS[entity])["primary_key"]
+    rejected = [empty_quarantine()]
+    for column, parent in PARENTS[entity]:
+        parent_key = table_meta(TABLE_MODELS[parent])["primary_key"]
+        known = parents[parent].select(pl.col(parent_key).alias(column)).unique()
+        present = pl.col(column).is_not_null()
+        orphans = frame.filter(present).join(known, on=column, how="anti")
+        if orphans.height:
+            rejected.append(
+                reject(
+                    orphans,
+                    entity=entity,
+                    key=key,
+                    column=column,
+                    check=f"parent_in_{parent}",
+                    failure_case=pl.col(column),
+                )
+            )
+            frame = frame.join(orphans.select(key), on=key, how="anti")
+    return Validated(frame, pl.concat(rejected))

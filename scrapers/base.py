@@ -1,0 +1,105 @@
+"""The base every source spider extends: its YAML, its start URLs, provenance on every item."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+
+from scrapers.items import CallItem, ClusterItem, DocumentItem, ParticipantItem, ProjectItem
+from scrapers.registry import SourceSpec, get_source
+from scrapers.replay import FETCHED_AT_HEADER, RECONSTRUCTED_HEADER, utc_now
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class SourceSpider(scrapy.Spider):
+    """A spider whose `name` is a source slug with a YAML in scrapers/sources/."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source: SourceSpec = get_source(self.name)
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        politeness = get_source(cls.name).politeness
+        if "download_delay" in politeness:
+            settings.set("DOWNLOAD_DELAY", float(politeness["download_delay"]), "spider")
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.source.start_urls:
+            yield scrapy.Request(url, callback=self.parse)
+
+    def provenance(self, response: Response) -> dict[str, Any]:
+        """source_id, source_url, fetched_at and document_sha256 for rows read from `response`."""
+        return {
+            "source_id": self.name,
+            "source_url": response.url,
+            "fetched_at": _header(response, FETCHED_AT_HEADER) or utc_now(),
+            "document_sha256": hashlib.sha256(response.body).hexdigest(),
+        }
+
+    def document(self, response: Response) -> DocumentItem:
+        """The documents row for a response; yield it once per response read."""
+        prov = self.provenance(response)
+        content_type = _header(response, "Content-Type")
+        return DocumentItem(
+            entity="documents",
+            document_sha256=prov["document_sha256"],
+            url=response.url,
+            fetched_at=prov["fetched_at"],
+            http_status=response.status,
+            content_type=content_type,
+            size_bytes=len(response.body),
+            source_id=self.name,
+            reconstructed=_header(response, RECONSTRUCTED_HEADER) == "1",
+        )
+
+    def project_items(
+        self, response: Response, record: dict[str, Any]
+    ) -> Iterator[ProjectItem | ParticipantItem]:
+        """A project record from scrapers.extract (project sheet or partnership page) as items."""
+        prov = self.provenance(response)
+        flags = record.get("quality_flags") or None
+        yield ProjectItem(
+            entity="projects",
+            **prov,
+            quality_flags=flags,
+            **{k: record.get(k) for k in _PROJECT_FIELDS},
+        )
+        for p in record.get("participants") or []:
+            yield ParticipantItem(
+                entity="participants",
+                **prov,
+                project_reference=record.get("reference"),
+                project_title=record.get("title"),
+                name_as_published=p["name"],
+                role=p.get("role"),
+                role_as_published=p.get("role_as_published"),
+                country=p.get("country"),
+                work_packages_led=p.get("work_packages_led") or None,
+            )
+
+    def call_item(self, response: Response, record: dict[str, Any]) -> CallItem:
+        """A call record from scrapers.extract as an item."""
+        return CallItem(
+            entity="calls",
+            **self.provenance(response),
+            quality_flags=record.get("quality_flags") or None,
+            **{k: record.get(k) for k in _CALL_FIELDS},
+        )
+
+    def cluster_item(self, response: Response, **fields: Any) -> ClusterItem:
+        return ClusterItem(entity="clusters", **self.provenance(response), **fields)
+
+
+_PROV = {"entity", "source_id", "source_url", "fetched_at", "document_sha256", "quality_flags"}
+_PROJECT_FIELDS = [f for f in ProjectItem.fields if f not in _PROV]
+_CALL_FIELDS = [f for f in CallItem.fields if f not in _PROV]

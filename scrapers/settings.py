@@ -1,0 +1,49 @@
+"""Scrapy settings shared by every spider: polite by default, identical live and offline.
+
+The runner (scrapers/crawl.py) adds the per-run settings: the feed path, and the replay or record
+directories.
+"""
+
+BOT_NAME = "clusterdata"
+SPIDER_MODULES = ["scrapers.spiders"]
+NEWSPIDER_MODULE = "scrapers.spiders"
+
+# An identifiable client with a way to reach us.
+USER_AGENT = (
+    "clusterdata/0.1 (open data on European industrial clusters; +https://github.com/clusterdata)"
+)
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+TELNETCONSOLE_ENABLED = False
+COOKIES_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Nearest the downloader: offline, it answers every request from the recordings, so no
+    # request ever reaches the network; live, it does nothing.
+    "scrapers.replay.ReplayMiddleware": 990,
+    # After decompression (HttpCompressionMiddleware is 590), so recordings are readable files.
+    "scrapers.replay.RecordMiddleware": 580,
+}
+
+ITEM_PIPELINES = {
+    "scrapers.pipelines.StrictItemPipeline": 100,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+
+# Per-run settings, set by scrapers/crawl.py.
+CLUSTERDATA_OFFLINE = False
+CLUSTERDATA_RECORDINGS_DIR = ""
+CLUSTERDATA_RECORD_DIR = ""
