@@ -22,6 +22,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+def error_line(message: str) -> None:
+    """One unwrapped `error:` line on stderr, whatever the terminal width."""
+    click.echo(f"error: {message}", err=True)
+
+
 def _registry() -> dict[str, SourceSpec]:
     try:
         return load_registry()
@@ -161,7 +166,7 @@ def crawl_cmd(
         out.print(f"{r.source_id}: {r.items} items from {r.pages} pages → {r.out}")
     if failures:
         for source_id, reason in failures.items():
-            err.print(f"error: {source_id}: {reason}", highlight=False)
+            error_line(f"{source_id}: {reason}")
         sys.exit(1)
 
 
@@ -202,8 +207,8 @@ def refresh_cmd(
     _results, failures = _crawl_all(ids, layout, offline, recordings, None)
     if failures:
         for source_id, reason in failures.items():
-            err.print(f"error: {source_id}: {reason}", highlight=False)
-        err.print("error: nothing published; the served database is unchanged")
+            error_line(f"{source_id}: {reason}")
+        error_line("nothing published; the served database is unchanged")
         sys.exit(1)
     with _progress() as progress:
         task = progress.add_task("pipeline", total=None)
@@ -213,7 +218,7 @@ def refresh_cmd(
             )
         except PipelineFailed as exc:
             progress.stop()
-            err.print(f"error: {exc}; nothing published", highlight=False)
+            error_line(f"{exc}; nothing published")
             sys.exit(1)
         progress.update(task, description="published", total=1, completed=1)
     _print_summary(layout)
@@ -262,15 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
-        err.print("aborted")
+        error_line("aborted")
         return 130
     except click.UsageError as exc:
-        err.print(
-            f"error: {exc.format_message()} (see `clusterdata {_cmd(exc)}--help`)", highlight=False
-        )
+        error_line(f"{exc.format_message()} (see `clusterdata {_cmd(exc)}--help`)")
         return 2
     except click.ClickException as exc:
-        err.print(f"error: {exc.format_message()}", highlight=False)
+        error_line(exc.format_message())
         return exc.exit_code if exc.exit_code else 1
     return 0
 

@@ -41,6 +41,8 @@ def crawl_settings(
     if log_file:
         settings.set("LOG_FILE", str(log_file))
         settings.set("LOG_FILE_APPEND", False)
+    # Scrapy's root handler writes to LOG_FILE when set, so stderr keeps only our verdict.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", True)
     return settings
 
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     partial = args.out.with_name(args.out.name + ".partial")
     partial.unlink(missing_ok=True)
     settings = crawl_settings(partial, args.offline, args.recordings, args.record, args.log_file)
-    process = CrawlerProcess(settings, install_root_handler=args.log_file is None)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(args.source_id)
     process.crawl(crawler)
     process.start()

@@ -1,0 +1,85 @@
+"""One generic test per source: recorded responses in, expected records out, records valid,
+counts inside the YAML bounds, provenance on every row."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.clean import clean_calls, clean_clusters, clean_participants, clean_projects
+from pipelines.raw import read_raw
+from pipelines.validate import validate_entity
+from scrapers.registry import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+REGISTRY = load_registry()
+CLEANERS = {
+    "clusters": lambda f: clean_clusters(f, REGISTRY),
+    "projects": lambda f: clean_projects(f, REGISTRY),
+    "participants": lambda f: clean_participants(f, REGISTRY),
+    "calls": lambda f: clean_calls(f, REGISTRY, today=__import__("datetime").date(2026, 11, 23)),
+}
+
+
+def crawl(source_id: str, out: Path, recordings: Path = FIXTURES) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scrapers.crawl", source_id, "--out", str(out), "--offline",
+         "--recordings", str(recordings), "--log-file", str(out.with_suffix(".log"))],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def canonical(records: list[dict]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in records)
+
+
+@pytest.fixture(scope="module", params=sorted(REGISTRY))
+def crawled(request, tmp_path_factory):
+    source_id = request.param
+    out = tmp_path_factory.mktemp(source_id) / "run.jsonl"
+    proc = crawl(source_id, out)
+    assert proc.returncode == 0, proc.stderr
+    return source_id, out
+
+
+def test_records_match_expected(crawled):
+    source_id, out = crawled
+    expected = lines(FIXTURES / source_id / "expected.jsonl")
+    assert canonical(lines(out)) == canonical(expected)
+
+
+def test_provenance_on_every_row(crawled):
+    source_id, out = crawled
+    index = json.loads((FIXTURES / source_id / "index.json").read_text())
+    bodies = {hashlib.sha256((FIXTURES / source_id / e["file"]).read_bytes()).hexdigest(): e
+              for e in index["responses"]}
+    for record in lines(out):
+        assert record["source_id"] == source_id
+        assert record["document_sha256"] in bodies
+        if record["entity"] != "documents":
+            assert record["source_url"] == bodies[record["document_sha256"]]["url"]
+            assert record["fetched_at"] == bodies[record["document_sha256"]]["fetched_at"]
+
+
+def test_records_are_valid_and_within_bounds(crawled):
+    source_id, out = crawled
+    frames = read_raw(out)
+    spec = REGISTRY[source_id]
+    for entity, clean in CLEANERS.items():
+        cleaned = clean(frames[entity])
+        assert cleaned.rejected.height == 0, cleaned.rejected
+        result = validate_entity(entity, cleaned.frame)
+        assert result.quarantined.height == 0, result.quarantined
+        bounds = spec.expected_rows.get(entity)
+        if bounds:
+            assert bounds.min <= result.valid.height <= (bounds.max or 10**9), entity
+        elif entity not in spec.entity_kinds:
+            assert result.valid.height == 0, f"{source_id} yields undeclared {entity}"
