@@ -260,7 +260,7 @@ def _conservation_check(entity: str):
     def _check(
         context: dg.AssetCheckExecutionContext, settings: ClusterdataConfig
     ) -> dg.AssetCheckResult:
-        counts = conservation(settings.layout, context.run_id, entity)
+        counts = conservation(settings.layout, context.run.run_id, entity)
         broken = {s: c for s, c in counts.items() if c["input"] != c["valid"] + c["quarantined"]}
         return dg.AssetCheckResult(
             passed=not broken,

@@ -25,15 +25,26 @@ class MaterializeReport:
     run_id: str
 
 
+# Telemetry off: runs are offline-first and must not phone home.
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+
+
 def _instance(layout: DataLayout) -> dg.DagsterInstance:
-    layout.dagster_home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.local_temp(tempdir=str(layout.dagster_home.resolve()))
+    """A persistent instance in DATA_DIR/dagster_home, which `dagster dev` can open too."""
+    home = layout.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
+    return dg.DagsterInstance.local_temp(
+        tempdir=str(home.resolve()), overrides={"telemetry": {"enabled": False}}
+    )
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             err = event.step_failure_data.error
+            while err is not None and err.cause is not None:
+                err = err.cause  # the user-code error, not Dagster's wrapper
             message = (err.message if err else "failed").strip().splitlines()[0]
             return f"{event.step_key}: {message}"
     for check in result.get_asset_check_evaluations():

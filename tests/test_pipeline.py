@@ -1,0 +1,198 @@
+"""The Dagster graph end to end on the recordings, and the published database."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.assets import conservation
+from pipelines.layout import DataLayout
+from pipelines.quarantine import read_quarantine
+from tests.conftest import run_refresh
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ASSET_KEYS = sorted(
+    [f"raw/{e}" for e in ("calls", "clusters", "documents", "participants", "projects")]
+    + [f"clean/{e}" for e in ("calls", "clusters", "documents", "organisations", "participants",
+                              "projects")]
+    + [f"validated/{e}" for e in ("calls", "clusters", "documents", "organisations",
+                                  "participants", "projects")]
+    + ["warehouse/clusterdata", "published/clusterdata"]
+)
+
+
+def test_definitions_load_with_no_environment():
+    code = (
+        "import json; from pipelines.definitions import defs;"
+        "g = defs.resolve_asset_graph();"
+        "print(json.dumps({'assets': sorted(k.to_user_string() for k in g.get_all_asset_keys()),"
+        "'jobs': [j.name for j in defs.jobs], 'schedules': sorted(s.name for s in defs.schedules),"
+        "'checks': len(list(g.asset_check_keys))}))"
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["assets"] == ASSET_KEYS
+    assert got["jobs"] == ["refresh"]
+    assert got["schedules"] == ["refresh_daily", "refresh_monthly", "refresh_weekly",
+                                "refresh_yearly"]
+    assert got["checks"] == 6 + 5  # conservation per validated entity, bounds per entity
+
+
+def rows(db: Path, sql: str, *params) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def test_connection_project_as_published(published_db):
+    (p,) = rows(published_db, "SELECT * FROM projects WHERE reference = '113241'")
+    assert p["title"] == "CONNECTION"
+    assert p["lead_organisation"] == "TICE.PT"
+    assert p["total_eligible_eur"] == 202494.82
+    assert p["eu_contribution_eur"] == 101247.41
+    assert p["cofinancing_rate"] == 0.5
+    assert (p["start_date"], p["end_date"]) == ("2020-12-28", "2022-07-27")
+    assert json.loads(p["regions"]) == ["Centro", "Norte", "Alentejo"]
+    assert json.loads(p["funds"]) == ["ERDF"]
+    assert json.loads(p["programmes"]) == ["COMPETE 2020", "Portugal 2020"]
+    flags = json.loads(p["quality_flags"])
+    assert any("101.247.41" in f for f in flags)
+    (lead,) = rows(published_db, "SELECT * FROM organisations WHERE organisation_id = ?",
+                   p["lead_organisation_id"])
+    assert lead["name"] == "TICE.PT"
+    assert lead["cluster_id"] == "pt_iapmei_clusters:tice-pt-cluster"
+
+
+def test_iapmei_clusters_and_sectoral_pacts(published_db):
+    clusters = rows(published_db, "SELECT * FROM clusters WHERE source_id = 'pt_iapmei_clusters'")
+    assert len(clusters) == 18
+    assert {c["country"] for c in clusters} == {"PT"}
+    recognitions = [json.loads(c["recognitions"]) for c in clusters]
+    assert all("Competitiveness Cluster (IAPMEI, 2020)" in r for r in recognitions)
+    pacts = [c["name"] for c, r in zip(clusters, recognitions, strict=True)
+             if any("Sectoral Pact" in x for x in r)]
+    assert len(pacts) == 16
+    assert {c["name"] for c in clusters} - set(pacts) == {"Vine and Wine Cluster",
+                                                          "Tourism Cluster"}
+
+
+def test_call_from_the_announcement(published_db):
+    (c,) = rows(published_db, "SELECT * FROM calls")
+    assert c["programme"] == "COSME"
+    assert c["publisher"] == "European Commission"
+    assert c["call_type"] == "call_for_expression_of_interest"
+    assert "strategic cluster partnership" in c["title"].lower()
+    assert json.loads(c["eligible_applicants"]) == [
+        "cluster organisations", "other business network organisations",
+        "technology centres", "science parks",
+    ]
+    assert c["status"] is None and c["deadline_date"] is None  # the page states no dates
+
+
+def test_escp4i_partners_and_roles(published_db):
+    parts = rows(published_db, """
+        SELECT pa.name_as_published, pa.role, pa.work_packages_led
+        FROM participants pa JOIN projects p USING (project_id)
+        WHERE p.acronym = 'ESCP-4i' ORDER BY pa.name_as_published""")
+    got = {r["name_as_published"]: (r["role"], json.loads(r["work_packages_led"])) for r in parts}
+    assert got == {
+        "Pole SCS": ("coordinator", ["WP5"]),
+        "Basquegame": ("partner", ["WP1"]),
+        "TICE.PT": ("partner", ["WP2"]),
+        "BalticNet-PlasmaTec": ("partner", ["WP3"]),
+        "MESAP": ("partner", ["WP4"]),
+    }
+
+
+def test_atclusters_organisations(published_db):
+    parts = rows(published_db, """
+        SELECT pa.name_as_published, pa.role, pa.country FROM participants pa
+        JOIN projects p USING (project_id) WHERE p.acronym = 'ATCLUSTERS'""")
+    names = {r["name_as_published"] for r in parts}
+    assert {"Portugal Foods", "CLUSAGA", "ADDICT", "CLAG"} <= names
+    assert not names & {"ERRIN", "ECA", "ATC4 Excellence"}
+    assert {r["role"] for r in parts} == {None}
+
+
+def test_database_integrity_and_conservation(refreshed, published_db):
+    assert rows(published_db, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    assert rows(published_db, "PRAGMA journal_mode")[0]["journal_mode"] == "delete"
+    layout = DataLayout(refreshed)
+    run_id = read_quarantine(layout.quarantine_db)["run_id"]
+    assert run_id.n_unique() <= 1  # clean fixtures: nothing quarantined at all
+    statuses = rows(published_db, "SELECT source_id, last_status FROM sources")
+    assert {s["last_status"] for s in statuses} == {"ok"}, statuses
+
+
+def test_refresh_twice_is_idempotent(tmp_path):
+    counts = []
+    for _ in range(2):
+        assert run_refresh(tmp_path) == 0
+        db = tmp_path / "clusterdata.db"
+        tables = [r["name"] for r in rows(db, "SELECT name FROM sqlite_master WHERE type='table' "
+                                              "AND name NOT LIKE '%fts%' ORDER BY name")]
+        counts.append({t: rows(db, f'SELECT count(*) AS n FROM "{t}"')[0]["n"] for t in tables})
+        assert rows(db, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    assert counts[0] == counts[1]
+    assert counts[0]["projects"] == 3 and counts[0]["clusters"] == 18
+
+
+def test_bad_rows_are_quarantined_with_reasons(tmp_path):
+    """Break two rows of a crawl: they leave the published tables, land in quarantine.db with
+    column, check and value, and input = valid + quarantined still holds."""
+    assert run_refresh(tmp_path) == 0
+    layout = DataLayout(tmp_path)
+    raw_file = layout.latest_raw("pt_iapmei_clusters")
+    records = [json.loads(line) for line in raw_file.read_text().splitlines()]
+    clusters = [r for r in records if r["entity"] == "clusters"]
+    clusters[0]["country"] = "Portugal"
+    clusters[1]["website"] = "not a url"
+    broken = raw_file.with_name("29991231T000000000000Z.jsonl")  # sorts as the latest run
+    broken.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    from pipelines.refresh import materialize_all
+
+    report = materialize_all(layout, "2026-11-23")
+    db = layout.published
+    names = {r["name"] for r in rows(db, "SELECT name FROM clusters")}
+    assert clusters[0]["name"] not in names and clusters[1]["name"] not in names
+    assert len(names) == 16
+    q = read_quarantine(layout.quarantine_db, report.run_id)
+    by_check = {(r["column"], r["failure_case"]) for r in q.iter_rows(named=True)
+                if r["entity"] == "clusters"}
+    assert ("country", "Portugal") in by_check
+    assert ("website", "not a url") in by_check
+    counts = conservation(layout, report.run_id, "clusters")
+    assert counts["pt_iapmei_clusters"] == {"input": 18, "valid": 16, "quarantined": 2}
+    (src,) = rows(db, "SELECT * FROM sources WHERE source_id = 'pt_iapmei_clusters'")
+    assert (src["last_status"], src["rows_quarantined"]) == ("partial", 2)
+
+
+def test_conservation_check_fails_when_a_row_vanishes(refreshed, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(refreshed, data)
+    layout = DataLayout(data)
+    run_id = read_quarantine(layout.quarantine_db)["run_id"].head(1).to_list() or ["none"]
+    path = layout.staged("validated", "clusters")
+    pl.read_parquet(path).head(17).write_parquet(path)
+    counts = conservation(layout, run_id[0], "clusters")["pt_iapmei_clusters"]
+    assert counts["input"] != counts["valid"] + counts["quarantined"]
+
+
+@pytest.mark.parametrize("table", ["clusters", "projects", "calls", "participants",
+                                   "organisations", "documents", "sources"])
+def test_every_table_is_published(published_db, table):
+    assert rows(published_db, f'SELECT count(*) AS n FROM "{table}"')[0]["n"] > 0

@@ -1,0 +1,572 @@
+"""The warehouse on real SQLite files built in tmp dirs: DDL from the models, bulk load, FTS,
+indexes, checks, atomic publish, canned queries and the generated Datasette config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+import pytest
+
+from schemas import TABLE_MODELS, table_meta
+from schemas.common import Provenance
+from warehouse.build import BuildError, build_database
+from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql
+from warehouse.metadata import (
+    LICENSE,
+    datasette_metadata,
+    datasette_settings,
+    load_queries,
+    write_datasette_config,
+)
+from warehouse.publish import PublishError, publish_database
+from warehouse.serve import datasette_command
+
+TODAY = dt.datetime.now(dt.UTC).date()  # SQLite's date('now') is UTC too
+FETCHED_AT = "2024-05-01T10:00:00Z"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+SOURCES = {
+    "pt_iapmei_clusters": ("IAPMEI competitiveness clusters", "IAPMEI", "All rights reserved"),
+    "pt_portugal2020_projects": ("Portugal 2020 approved operations", "AD&C", "CC BY 4.0"),
+    "eu_sedia_calls": ("EU Funding & Tenders calls", "European Commission", "CC BY 4.0"),
+}
+DOC = {source_id: sha(source_id) for source_id in SOURCES}
+
+CLUSTER_ACORES = "pt_iapmei_clusters:cluster-competitividade-acores"
+CLUSTER_MOBINOV = "pt_iapmei_clusters:mobinov"
+PROGRAMME_RECOGNITION = "Cluster de Competitividade (IAPMEI, 2020)"
+
+
+def provenance(source_id: str) -> dict:
+    return {
+        "source_id": source_id,
+        "source_url": f"https://example.org/{source_id}/page",
+        "fetched_at": FETCHED_AT,
+        "document_sha256": DOC[source_id],
+        "quality_flags": None,
+    }
+
+
+def frame(model: type[pa.DataFrameModel], rows: list[dict]) -> pl.DataFrame:
+    """A frame with exactly the model's columns and dtypes, validated by the model itself."""
+    columns = model.to_schema().columns
+    schema = {name: column.dtype.type for name, column in columns.items()}
+    df = pl.DataFrame([{name: row.get(name) for name in columns} for row in rows], schema=schema)
+    return model.validate(df)
+
+
+def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, pl.DataFrame]:
+    """A small, valid database: 3 sources, 2 clusters, 3 organisations, 3 projects, 4 calls."""
+    day = dt.timedelta(days=1)
+    sources = [
+        {
+            "source_id": source_id,
+            "title": title,
+            "publisher": publisher,
+            "homepage": f"https://example.org/{source_id}/",
+            "licence": licence,
+            "entity_kinds": ["projects"],
+            "cadence": "weekly",
+            "last_status": "ok",
+            "rows_valid": 1,
+            "rows_quarantined": 0,
+        }
+        for source_id, (title, publisher, licence) in SOURCES.items()
+    ]
+    documents = [
+        {
+            "document_sha256": DOC[source_id],
+            "url": f"https://example.org/{source_id}/page",
+            "fetched_at": FETCHED_AT,
+            "http_status": 200,
+            "content_type": "text/html",
+            "size_bytes": 1234,
+            "source_id": source_id,
+            "reconstructed": source_id == "eu_sedia_calls",
+        }
+        for source_id in SOURCES
+    ]
+    clusters = [
+        {
+            "cluster_id": CLUSTER_ACORES,
+            "name": "Cluster Competitividade Açores",
+            "acronym": "CCA",
+            "country": "PT",
+            "region": "PT200",
+            "sectors": ["Agro-food", "Tourism"],
+            "labels": ["Gold"],
+            "recognitions": [PROGRAMME_RECOGNITION],
+            **provenance("pt_iapmei_clusters"),
+        },
+        {
+            "cluster_id": CLUSTER_MOBINOV,
+            "name": "Mobinov",
+            "country": "PT",
+            "sectors": ["Automotive"],
+            "recognitions": [PROGRAMME_RECOGNITION, "ECCP profile (European Commission, 2021)"],
+            **provenance("pt_iapmei_clusters"),
+        },
+    ]
+    p2020 = provenance("pt_portugal2020_projects")
+    organisations = [
+        {"organisation_id": "org:cca", "name": "Cluster Competitividade Açores",
+         "country": "PT", "cluster_id": CLUSTER_ACORES, **p2020},
+        {"organisation_id": "org:uminho", "name": "Universidade do Minho", "country": "PT",
+         "pic": "999999999", **p2020},
+        {"organisation_id": "org:mobinov", "name": "Mobinov", "country": "PT",
+         "cluster_id": CLUSTER_MOBINOV, **p2020},
+    ]  # fmt: skip
+    projects = [
+        {"project_id": "p:1", "reference": "ACORES-01-0247-FEDER-000123",
+         "title": project_title, "lead_organisation": "Cluster Competitividade Açores",
+         "lead_organisation_id": "org:cca", "programme": "Açores 2020",
+         "programmes": ["Açores 2020"], "funds": ["ERDF"], "total_eligible_eur": 100_000.0,
+         "eu_contribution_eur": 85_000.0, "cofinancing_rate": 0.85,
+         "start_date": dt.date(2021, 3, 1), "end_date": dt.date(2023, 2, 28),
+         "regions": ["Açores"], **p2020},
+        {"project_id": "p:2", "reference": "POCI-01-0247-FEDER-000456",
+         "title": "Mobilidade Verde", "lead_organisation_id": "org:uminho",
+         "programme": "Compete 2020", "funds": ["ERDF", "ESF"], "total_eligible_eur": 80_000.0,
+         "eu_contribution_eur": 50_000.0, "start_date": dt.date(2022, 1, 1), **p2020},
+        {"project_id": "p:3", "title": "Internacionalização", "programme": "Compete 2020",
+         "funds": ["ERDF"], "total_eligible_eur": 20_000.0, **p2020},
+    ]  # fmt: skip
+    participants = [
+        {"participant_id": "p:1:cca", "project_id": "p:1", "organisation_id": "org:cca",
+         "name_as_published": "Cluster Competitividade Açores", "role": "beneficiary", **p2020},
+        {"participant_id": "p:2:uminho", "project_id": "p:2", "organisation_id": "org:uminho",
+         "name_as_published": "Universidade do Minho", "role": "coordinator",
+         "work_packages_led": ["WP1", "WP5"], **p2020},
+        {"participant_id": "p:2:cca", "project_id": "p:2", "organisation_id": "org:cca",
+         "name_as_published": "CCA", "role": "partner", **p2020},
+        {"participant_id": "p:2:mobinov", "project_id": "p:2", "organisation_id": "org:mobinov",
+         "name_as_published": "MOBINOV", **p2020},
+    ]  # fmt: skip
+    sedia = provenance("eu_sedia_calls")
+    calls = [
+        {"call_id": "c:soon", "title": "Cluster internationalisation", "programme": "SMP COSME",
+         "opening_date": TODAY - 5 * day, "deadline_date": TODAY + 10 * day, "status": "open",
+         "eligible_applicants": ["cluster organisations"], **sedia},
+        {"call_id": "c:later", "title": "Green transition", "programme": "SMP COSME",
+         "opening_date": TODAY - 5 * day, "deadline_date": TODAY + 60 * day, "status": "open",
+         **sedia},
+        {"call_id": "c:closed", "title": "Digital clusters", "opening_date": TODAY - 50 * day,
+         "deadline_date": TODAY - day, "status": "closed", **sedia},
+        {"call_id": "c:forthcoming", "title": "Resilience", "opening_date": TODAY + day,
+         "deadline_date": TODAY + 5 * day, "status": "forthcoming", **sedia},
+    ]  # fmt: skip
+    rows = {
+        "sources": sources,
+        "documents": documents,
+        "clusters": clusters,
+        "organisations": organisations,
+        "projects": projects,
+        "participants": participants,
+        "calls": calls,
+    }
+    return {table: frame(model, rows[table]) for table, model in TABLE_MODELS.items()}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "build" / "clusterdata.db"
+    path.parent.mkdir()
+    build_database(sample_tables(), path)
+    return path
+
+
+@pytest.fixture
+def conn(database: Path) -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(database)
+    yield connection
+    connection.close()
+
+
+def expected_column_order(model: type[pa.DataFrameModel]) -> list[str]:
+    columns = list(model.to_schema().columns)
+    pk = table_meta(model)["primary_key"]
+    last = list(PROVENANCE_COLUMNS) if issubclass(model, Provenance) else []
+    return [pk] + [c for c in columns if c != pk and c not in last] + last
+
+
+# --- DDL and build -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", list(TABLE_MODELS))
+def test_table_has_every_model_column_in_documented_order(
+    conn: sqlite3.Connection, table: str
+) -> None:
+    model = TABLE_MODELS[table]
+    info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    assert [row[1] for row in info] == expected_column_order(model)
+    schema_columns = model.to_schema().columns
+    for _, name, sql_type, notnull, _, pk in info:
+        column = schema_columns[name]
+        assert bool(notnull) == (not column.nullable or bool(pk)), name
+        assert bool(pk) == (name == table_meta(model)["primary_key"]), name
+        dtype = column.dtype.type
+        if dtype.is_float():
+            expected_type = "REAL"
+        elif dtype.is_integer() or dtype == pl.Boolean:
+            expected_type = "INTEGER"
+        else:  # strings, ISO dates, JSON arrays
+            expected_type = "TEXT"
+        assert sql_type == expected_type, name
+        # Each description travels into the schema Datasette and `.schema` show.
+        assert column.description in " ".join(create_table_sql(model).split()), name
+
+
+def test_provenance_columns_come_last_and_primary_key_first(conn: sqlite3.Connection) -> None:
+    names = [row[1] for row in conn.execute("PRAGMA table_info(participants)")]
+    assert names[0] == "participant_id"
+    assert names[-5:] == [
+        "source_id",
+        "source_url",
+        "fetched_at",
+        "document_sha256",
+        "quality_flags",
+    ]
+
+
+def test_foreign_keys_declared(conn: sqlite3.Connection) -> None:
+    def fks(table: str) -> set[tuple[str, str, str]]:
+        rows = conn.execute(f"PRAGMA foreign_key_list({table})").fetchall()
+        return {(row[3], row[2], row[4]) for row in rows}
+
+    assert fks("participants") == {
+        ("project_id", "projects", "project_id"),
+        ("organisation_id", "organisations", "organisation_id"),
+        ("source_id", "sources", "source_id"),
+        ("document_sha256", "documents", "document_sha256"),
+    }
+    assert ("lead_organisation_id", "organisations", "organisation_id") in fks("projects")
+    assert ("cluster_id", "clusters", "cluster_id") in fks("organisations")
+    assert fks("documents") == {("source_id", "sources", "source_id")}
+    assert fks("sources") == set()
+    for table in ("clusters", "calls"):
+        assert ("document_sha256", "documents", "document_sha256") in fks(table)
+
+
+def test_values_stored_as_documented(conn: sqlite3.Connection) -> None:
+    row = conn.execute(
+        "SELECT funds, start_date, eu_contribution_eur, programmes, quality_flags "
+        "FROM projects WHERE project_id = 'p:1'"
+    ).fetchone()
+    assert row == ('["ERDF"]', "2021-03-01", 85000.0, '["Açores 2020"]', None)
+    assert json.loads(row[3]) == ["Açores 2020"]
+    reconstructed = conn.execute("SELECT reconstructed FROM documents ORDER BY source_id")
+    assert reconstructed.fetchall() == [(1,), (0,), (0,)]
+    assert conn.execute(
+        "SELECT work_packages_led FROM participants WHERE participant_id = 'p:2:uminho'"
+    ).fetchone() == ('["WP1","WP5"]',)
+
+
+def test_report_counts_rows_fts_and_indexes(tmp_path: Path) -> None:
+    report = build_database(sample_tables(), tmp_path / "clusterdata.db")
+    assert report["rows"] == {
+        "sources": 3,
+        "documents": 3,
+        "clusters": 2,
+        "organisations": 3,
+        "projects": 3,
+        "participants": 4,
+        "calls": 4,
+    }
+    assert report["fts_tables"]["projects"] == "projects_fts"
+    assert "idx_participants_organisation_id" in report["indexes"]
+    assert report["seconds"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("table", "search", "column", "expected"),
+    [
+        ("projects", "acores", "title", ["Competitividade Açores"]),
+        ("projects", "INTERNACIONALIZACAO", "title", ["Internacionalização"]),
+        ("clusters", "açores", "name", ["Cluster Competitividade Açores"]),
+        ("clusters", "automotive", "name", ["Mobinov"]),  # a JSON-array column is indexed too
+        ("participants", "minho", "name_as_published", ["Universidade do Minho"]),
+    ],
+)
+def test_fts_is_diacritics_and_case_insensitive(
+    conn: sqlite3.Connection, table: str, search: str, column: str, expected: list[str]
+) -> None:
+    rows = conn.execute(
+        f"SELECT {column} FROM {table} WHERE rowid IN "
+        f"(SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)",
+        (search,),
+    ).fetchall()
+    assert [row[0] for row in rows] == expected
+
+
+def test_fts_uses_unicode61_remove_diacritics(conn: sqlite3.Connection) -> None:
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'projects_fts'").fetchone()[0]
+    assert "remove_diacritics 2" in sql and "FTS5" in sql
+
+
+@pytest.mark.parametrize("table", list(TABLE_MODELS))
+def test_indexes_on_facet_and_foreign_key_columns(conn: sqlite3.Connection, table: str) -> None:
+    model = TABLE_MODELS[table]
+    pk = table_meta(model)["primary_key"]
+    indexed = set()
+    for index in conn.execute(f"PRAGMA index_list({table})").fetchall():
+        first = conn.execute(f"PRAGMA index_info({index[1]})").fetchone()
+        indexed.add(first[2])
+    facets = {
+        name
+        for name, column in model.to_schema().columns.items()
+        if (column.metadata or {}).get("facet")
+    }
+    fk_columns = {row[3] for row in conn.execute(f"PRAGMA foreign_key_list({table})")}
+    assert facets | fk_columns | {pk} <= indexed
+
+
+def test_database_is_sound_and_not_wal(conn: sqlite3.Connection, database: Path) -> None:
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert conn.execute("SELECT count(*) FROM sqlite_stat1").fetchone()[0] > 0  # ANALYZE ran
+    assert not database.with_name(database.name + "-journal").exists()
+
+
+def test_build_refuses_existing_path(database: Path) -> None:
+    before = database.read_bytes()
+    with pytest.raises(FileExistsError):
+        build_database(sample_tables(), database)
+    assert database.read_bytes() == before
+
+
+def test_broken_foreign_key_raises_and_leaves_no_file(tmp_path: Path) -> None:
+    tables = sample_tables()
+    tables["participants"] = tables["participants"].with_columns(
+        pl.when(pl.col("participant_id") == "p:2:mobinov")
+        .then(pl.lit("org:nowhere"))
+        .otherwise(pl.col("organisation_id"))
+        .alias("organisation_id")
+    )
+    path = tmp_path / "clusterdata.db"
+    with pytest.raises(BuildError, match=r"participants\.organisation_id -> organisations.*1 row"):
+        build_database(tables, path)
+    assert not path.exists()
+
+
+def test_missing_table_is_refused(tmp_path: Path) -> None:
+    tables = sample_tables()
+    del tables["calls"]
+    with pytest.raises(BuildError, match="calls"):
+        build_database(tables, tmp_path / "clusterdata.db")
+
+
+# --- publish --------------------------------------------------------------------------------
+
+
+def project_title(path: Path) -> str:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT title FROM projects WHERE project_id='p:1'").fetchone()[0]
+
+
+def test_publish_replaces_target_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "clusterdata.db"
+    build_database(sample_tables("Old title"), tmp_path / "old.db")
+    publish_database(tmp_path / "old.db", target)
+    old_inode = target.stat().st_ino
+
+    built = tmp_path / "next.db"
+    build_database(sample_tables("New title"), built)
+    new_inode = built.stat().st_ino
+    assert publish_database(built, target) == target.resolve()
+    assert project_title(target) == "New title"
+    # A rename, not a copy into the served file: readers of the old file keep a whole file.
+    assert target.stat().st_ino == new_inode != old_inode
+    assert not built.exists()
+
+
+def test_corrupt_build_is_not_published(tmp_path: Path) -> None:
+    target = tmp_path / "clusterdata.db"
+    build_database(sample_tables("Served title"), target)
+    before = target.read_bytes()
+    built = tmp_path / "next.db"
+    built.write_bytes(b"this is not a database" * 500)
+    with pytest.raises(PublishError, match="not a readable SQLite database") as caught:
+        publish_database(built, target)
+    assert "\n" not in str(caught.value)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clusterdata.db", "next.db"]
+
+
+def test_incomplete_database_is_not_published(tmp_path: Path) -> None:
+    target = tmp_path / "clusterdata.db"
+    build_database(sample_tables(), target)
+    built = tmp_path / "next.db"
+    with sqlite3.connect(built) as connection:
+        connection.execute("CREATE TABLE projects (project_id TEXT)")
+    with pytest.raises(PublishError, match="tables missing"):
+        publish_database(built, target)
+    assert project_title(target) == "Competitividade Açores"
+
+
+def test_publish_refuses_the_served_file(database: Path) -> None:
+    with pytest.raises(PublishError, match="published file"):
+        publish_database(database, database)
+
+
+# --- canned queries -------------------------------------------------------------------------
+
+# (params, expected rows as dicts of the columns checked) for every query in queries.yml.
+QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
+    "projects_of_a_cluster": [
+        (
+            {"cluster_id": CLUSTER_ACORES},
+            [
+                {"project_id": "p:2", "involvement": {"partner"}},
+                {"project_id": "p:1", "involvement": {"lead_organisation", "beneficiary"}},
+            ],
+        ),
+        ({"name": "mobi"}, [{"project_id": "p:2", "cluster_id": CLUSTER_MOBINOV}]),
+        ({}, []),
+    ],
+    "calls_closing_soon": [
+        ({"days": "30"}, [{"call_id": "c:soon", "days_left": 10}]),
+        ({"days": "90"}, [{"call_id": "c:soon"}, {"call_id": "c:later", "days_left": 60}]),
+    ],
+    "eu_funding_by_programme": [
+        (
+            {},
+            [
+                {"programme": "Açores 2020", "projects": 1, "eu_contribution_eur": 85000.0},
+                {
+                    "programme": "Compete 2020",
+                    "projects": 2,
+                    "projects_with_eu_amount": 1,
+                    "eu_contribution_eur": 50000.0,
+                    "total_eligible_eur": 100000.0,
+                },
+            ],
+        ),
+        ({"fund": "ESF"}, [{"programme": "Compete 2020", "projects": 1}]),
+    ],
+    "clusters_by_recognition": [
+        (
+            {},
+            [
+                {"recognition": PROGRAMME_RECOGNITION, "clusters": 2},
+                {"recognition": "ECCP profile (European Commission, 2021)", "clusters": 1},
+            ],
+        ),
+        ({"country": "es"}, []),
+    ],
+}
+
+
+def test_every_canned_query_has_cases() -> None:
+    queries = load_queries()
+    assert set(queries) == set(QUERY_CASES)
+    assert len(queries) >= 3
+    for query in queries.values():
+        assert query["title"].strip() and query["description"].strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "expected"),
+    [(name, params, rows) for name, cases in QUERY_CASES.items() for params, rows in cases],
+)
+def test_canned_query_returns_expected_rows(
+    conn: sqlite3.Connection, name: str, params: dict, expected: list[dict]
+) -> None:
+    sql = load_queries()[name]["sql"]
+    conn.row_factory = sqlite3.Row
+    cursor = conn.execute(sql, _with_empty_params(sql, params))
+    rows = [dict(row) for row in cursor.fetchall()]
+    assert len(rows) == len(expected), rows
+    for row, wanted in zip(rows, expected, strict=True):
+        for key, value in wanted.items():
+            got = set(row[key].split(",")) if isinstance(value, set) else row[key]
+            assert got == value, (key, row)
+
+
+def _with_empty_params(sql: str, params: dict) -> dict:
+    # Datasette passes '' for every named parameter the user left empty.
+    named = set(re.findall(r"(?<!:):([a-z_]+)", sql))
+    return {name: params.get(name, "") for name in named}
+
+
+# --- Datasette metadata, settings, command ---------------------------------------------------
+
+
+def sources_list() -> list[dict]:
+    return [
+        {"source_id": s, "title": t, "publisher": p, "homepage": f"https://example.org/{s}/",
+         "licence": lic}
+        for s, (t, p, lic) in SOURCES.items()
+    ]  # fmt: skip
+
+
+def test_metadata_describes_every_column_and_licence() -> None:
+    metadata = datasette_metadata(sources_list())
+    assert metadata["license"] == LICENSE == "CC BY 4.0"
+    assert metadata["license_url"].startswith("https://creativecommons.org/licenses/by/4.0")
+    assert metadata["title"].startswith("clusterdata")
+    assert metadata["source"] and metadata["source_url"]
+    tables = metadata["databases"]["clusterdata"]["tables"]
+    assert set(tables) == set(TABLE_MODELS)
+    for table, model in TABLE_MODELS.items():
+        columns = model.to_schema().columns
+        assert set(tables[table]["columns"]) == set(columns), table
+        assert all(tables[table]["columns"][c].strip() for c in columns), table
+        assert tables[table]["title"] and tables[table]["description"]
+        assert tables[table]["label_column"] in columns
+    projects = tables["projects"]
+    assert "programme" in projects["facets"] and {"array": "funds"} in projects["facets"]
+    assert projects["fts_table"] == "projects_fts" and projects["fts_pk"] == "rowid"
+    assert "fts_table" not in tables["sources"]
+    # Every source's own terms are stated next to our licence.
+    for source_id, (_, _, licence) in SOURCES.items():
+        assert source_id in metadata["description_html"]
+        assert licence in tables["sources"]["description_html"]
+    assert {s["licence"] for s in metadata["sources"]} == {"All rights reserved", "CC BY 4.0"}
+    assert set(metadata["databases"]["clusterdata"]["queries"]) == set(QUERY_CASES)
+
+
+def test_metadata_facets_exist_in_the_database(conn: sqlite3.Connection) -> None:
+    tables = datasette_metadata(sources_list())["databases"]["clusterdata"]["tables"]
+    for table, meta in tables.items():
+        names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for facet in meta.get("facets", []):
+            assert (facet["array"] if isinstance(facet, dict) else facet) in names
+        for key in ("sort", "sort_desc", "label_column"):
+            if key in meta:
+                assert meta[key] in names
+
+
+def test_settings_are_safe_for_a_public_server() -> None:
+    settings = datasette_settings()
+    assert settings["sql_time_limit_ms"] <= 1000
+    assert settings["suggest_facets"] is False
+    assert settings["facet_time_limit_ms"] <= settings["sql_time_limit_ms"]
+    assert settings["max_returned_rows"] >= settings["default_page_size"]
+
+
+def test_write_config_and_command(tmp_path: Path) -> None:
+    metadata_path, settings_path = write_datasette_config(tmp_path / "config", sources_list())
+    assert json.loads(metadata_path.read_text())["license"] == "CC BY 4.0"
+    assert json.loads(settings_path.read_text())["sql_time_limit_ms"] <= 1000
+    argv = datasette_command(tmp_path / "clusterdata.db", 8123, config_dir=tmp_path / "config")
+    assert argv[1:4] == ["-m", "datasette", "serve"]
+    assert str(metadata_path) in argv and "--immutable" not in argv
+    joined = " ".join(argv)
+    assert "--port 8123" in joined and "--host 127.0.0.1" in joined
+    assert "--setting sql_time_limit_ms 1000" in joined
+    assert "--setting suggest_facets off" in joined
+    with pytest.raises(ValueError, match="clusterdata.db"):
+        datasette_command(tmp_path / "other.db", 8123, config_dir=tmp_path)

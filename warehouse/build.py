@@ -1,0 +1,212 @@
+"""Build the served SQLite database from validated DataFrames: tables from the models' DDL, bulk
+inserts, FTS5, indexes, then checks that refuse a database with broken references."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas import TABLE_MODELS
+from warehouse.ddl import (
+    ColumnSpec,
+    create_table_sql,
+    foreign_keys,
+    primary_key,
+    quote,
+    table_columns,
+    table_name,
+)
+
+# Referenced tables before the tables that reference them, so a reader of the load log (and any
+# connection with foreign_keys=ON) never sees a dangling reference.
+LOAD_ORDER: tuple[str, ...] = (
+    "sources",
+    "documents",
+    "clusters",
+    "organisations",
+    "projects",
+    "participants",
+    "calls",
+)
+
+# remove_diacritics 2 also folds code points that decompose into several diacritics, so
+# "acores" finds "Açores" and "Competitividade" finds "COMPETITIVIDADE".
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+
+
+class BuildError(RuntimeError):
+    """The database could not be built or failed a check; the partial file has been removed."""
+
+
+def fts_table_name(table: str) -> str:
+    """Name of a table's FTS5 index (the sqlite-utils convention Datasette also detects)."""
+    return f"{table}_fts"
+
+
+def _sqlite_ready(df: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
+    """The frame in table column order with every value already in its SQLite form."""
+    expressions = []
+    for column in columns:
+        col = pl.col(column.name)
+        if column.storage == "json":
+            # polars writes the JSON (escaping included); the struct wrapper is stripped again.
+            prefix = "{" + json.dumps(column.name) + ":"
+            encoded = (
+                pl.struct(col).struct.json_encode().str.strip_prefix(prefix).str.strip_suffix("}")
+            )
+            expr = pl.when(col.is_null()).then(None).otherwise(encoded)
+        elif column.storage == "date":
+            expr = col.dt.to_string("%Y-%m-%d")
+        elif column.storage == "bool":
+            expr = col.cast(pl.Int8)
+        else:
+            expr = col
+        expressions.append(expr.alias(column.name))
+    return df.select(expressions)
+
+
+def _check_frames(tables: dict[str, pl.DataFrame]) -> None:
+    missing = set(TABLE_MODELS) - set(tables)
+    extra = set(tables) - set(TABLE_MODELS)
+    if missing or extra:
+        raise BuildError(f"tables missing: {sorted(missing)}, unknown: {sorted(extra)}")
+    for name, model in TABLE_MODELS.items():
+        expected = {c.name for c in table_columns(model)}
+        got = set(tables[name].columns)
+        if expected != got:
+            missing_columns, unknown_columns = sorted(expected - got), sorted(got - expected)
+            raise BuildError(
+                f"{name}: columns missing {missing_columns}, unknown {unknown_columns}"
+            )
+
+
+def _insert(conn: sqlite3.Connection, model: type[pa.DataFrameModel], df: pl.DataFrame) -> int:
+    columns = table_columns(model)
+    ready = _sqlite_ready(df, columns)
+    names = ", ".join(quote(c.name) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(
+        f"INSERT INTO {quote(table_name(model))} ({names}) VALUES ({marks})", ready.iter_rows()
+    )
+    return ready.height
+
+
+def _create_fts(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> str | None:
+    table = table_name(model)
+    fts_columns = [c.name for c in table_columns(model) if c.fts]
+    if not fts_columns:
+        return None
+    fts = fts_table_name(table)
+    # External content: the index stores no second copy of the text. The published file is
+    # read-only, so no triggers are needed to keep it in step.
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {quote(fts)} USING FTS5 ("
+        + ", ".join(quote(c) for c in fts_columns)
+        + f", tokenize='{FTS_TOKENIZE}', content=[{table}])"
+    )
+    conn.execute(f"INSERT INTO {quote(fts)} ({quote(fts)}) VALUES ('rebuild')")
+    return fts
+
+
+def index_columns(model: type[pa.DataFrameModel]) -> list[str]:
+    """Columns that get an index: facets (Datasette counts them) and foreign keys (joins)."""
+    pk = primary_key(model)
+    wanted = [c.name for c in table_columns(model) if c.facet]
+    wanted += [k.column for k in foreign_keys(model)]
+    # The primary key already has its own index; JSON-array facets cannot use a b-tree.
+    return [c for c in dict.fromkeys(wanted) if c != pk]
+
+
+def _create_indexes(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> list[str]:
+    table = table_name(model)
+    names = []
+    for column in index_columns(model):
+        name = f"idx_{table}_{column}"
+        conn.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} ({quote(column)})")
+        names.append(name)
+    return names
+
+
+def foreign_key_problems(conn: sqlite3.Connection) -> list[str]:
+    """One line per broken reference kind, e.g. "participants.organisation_id -> organisations:
+    2 rows (e.g. 'x')"; empty when every reference resolves."""
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+    counts: Counter[tuple[str, str, str]] = Counter()
+    examples: dict[tuple[str, str, str], object] = {}
+    for table, rowid, parent, fkid in violations:
+        fk_columns = {
+            row[0]: row[3] for row in conn.execute(f"PRAGMA foreign_key_list({quote(table)})")
+        }
+        column = fk_columns[fkid]
+        key = (table, column, parent)
+        counts[key] += 1
+        if key not in examples:
+            examples[key] = conn.execute(
+                f"SELECT {quote(column)} FROM {quote(table)} WHERE rowid = ?", (rowid,)
+            ).fetchone()[0]
+    return [
+        f"{table}.{column} -> {parent}: {n} row(s) (e.g. {examples[(table, column, parent)]!r})"
+        for (table, column, parent), n in sorted(counts.items())
+    ]
+
+
+def integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    """PRAGMA integrity_check's complaints; empty when it says ok."""
+    rows = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
+    """Write a NEW SQLite database at `path` from validated frames (one per schemas.TABLE_MODELS
+    name) and return a report: rows per table, FTS tables, indexes, seconds.
+
+    Refuses an existing path: the caller builds a fresh file and publishes it. On any failure the
+    partial file is removed and BuildError (or the original error) is raised."""
+    started = time.perf_counter()
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists; build into a new file and publish it")
+    _check_frames(tables)
+    if set(LOAD_ORDER) != set(TABLE_MODELS):
+        raise BuildError(f"LOAD_ORDER {LOAD_ORDER} does not cover {sorted(TABLE_MODELS)}")
+
+    report: dict = {"path": str(path), "rows": {}, "fts_tables": {}, "indexes": []}
+    # isolation_level=None: transactions are explicit, so everything below is one transaction.
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("BEGIN")
+        for table in LOAD_ORDER:
+            model = TABLE_MODELS[table]
+            conn.execute(create_table_sql(model))
+            report["rows"][table] = _insert(conn, model, tables[table])
+        for table in LOAD_ORDER:
+            model = TABLE_MODELS[table]
+            fts = _create_fts(conn, model)
+            if fts:
+                report["fts_tables"][table] = fts
+            report["indexes"] += _create_indexes(conn, model)
+        broken = foreign_key_problems(conn)
+        if broken:
+            raise BuildError("foreign keys broken: " + "; ".join(broken))
+        conn.execute("COMMIT")
+        problems = integrity_problems(conn)
+        if problems:
+            raise BuildError("integrity_check failed: " + "; ".join(problems[:5]))
+        conn.execute("ANALYZE")
+        journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if journal_mode != "delete":
+            raise BuildError(f"journal_mode is {journal_mode}, expected delete")
+    except BaseException:
+        conn.close()
+        path.unlink(missing_ok=True)
+        raise
+    conn.close()
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
