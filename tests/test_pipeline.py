@@ -196,3 +196,25 @@ def test_conservation_check_fails_when_a_row_vanishes(refreshed, tmp_path):
                                    "organisations", "documents", "sources"])
 def test_every_table_is_published(published_db, table):
     assert rows(published_db, f'SELECT count(*) AS n FROM "{table}"')[0]["n"] > 0
+
+
+def test_every_canned_query_runs_on_the_fixture_database(published_db):
+    """The canned queries, with their parameters, on the database the demo serves."""
+    from warehouse.metadata import load_queries
+
+    params = {"cluster_id": "", "name": "TICE", "days": "30", "fund": "", "country": ""}
+    conn = sqlite3.connect(published_db)
+    try:
+        results = {}
+        for name, query in load_queries().items():
+            needed = set(__import__("re").findall(r":(\w+)", query["sql"]))
+            assert needed <= set(params), f"{name} needs {needed - set(params)}"
+            results[name] = conn.execute(query["sql"], {k: params[k] for k in needed}).fetchall()
+    finally:
+        conn.close()
+    assert len(results) >= 3
+    titles = {row[5] for row in results["projects_of_a_cluster"]}
+    assert titles == {"CONNECTION", "European Strategic Cluster Partnership – Going International"}
+    assert results["calls_closing_soon"] == []  # the one call states no deadline
+    by_programme = {row[0]: row for row in results["eu_funding_by_programme"]}
+    assert by_programme["COMPETE 2020"][3] == 101247.41
