@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import click
@@ -17,6 +19,8 @@ from scrapers.registry import RegistryError, SourceSpec, load_registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECORDINGS = REPO_ROOT / "tests" / "fixtures"
+# Crawls are processes that mostly wait (network, or Scrapy's start-up offline): two per core.
+CRAWL_JOBS = max(1, min(8, 2 * (os.cpu_count() or 1)))
 
 out = Console()
 err = Console(stderr=True)
@@ -72,28 +76,35 @@ def _crawl_all(
     offline: bool,
     recordings: Path,
     record: Path | None,
+    jobs: int = CRAWL_JOBS,
 ) -> tuple[list[CrawlResult], dict[str, str]]:
+    """Crawl sources `jobs` at a time (each its own process; different sites, so politeness per
+    domain is unaffected), with a progress bar."""
     results, failures = [], {}
     run_id = new_run_id()
-    with _progress() as progress:
-        task = progress.add_task("crawling", total=len(source_ids))
-        for source_id in source_ids:
-            progress.update(task, description=f"crawling {source_id}")
+    with _progress() as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
+        task = progress.add_task(f"crawling {len(source_ids)} sources", total=len(source_ids))
+        futures = {
+            pool.submit(
+                crawl_source,
+                source_id,
+                layout,
+                offline=offline,
+                recordings=recordings,
+                record=record,
+                run_id=run_id,
+            ): source_id
+            for source_id in source_ids
+        }
+        for future in as_completed(futures):
+            source_id = futures[future]
             try:
-                results.append(
-                    crawl_source(
-                        source_id,
-                        layout,
-                        offline=offline,
-                        recordings=recordings,
-                        record=record,
-                        run_id=run_id,
-                    )
-                )
+                results.append(future.result())
             except CrawlFailed as exc:
                 failures[source_id] = str(exc)
-            progress.advance(task)
+            progress.update(task, description=f"crawled {source_id}", advance=1)
         progress.update(task, description="crawled")
+    results.sort(key=lambda r: r.source_id)
     return results, failures
 
 
