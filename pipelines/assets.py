@@ -25,15 +25,14 @@ from pipelines.quarantine import (
     read_quarantine,
     write_quarantine,
 )
-from pipelines.raw import empty_raw, read_raw
+from pipelines.raw import ROW_ENTITIES, empty_raw, read_run
 from pipelines.validate import PARENTS, drop_orphans, validate_entity
 from schemas import ENTITY_MODELS, TABLE_MODELS
-from scrapers.items import RAW_ITEMS
 from scrapers.registry import load_registry
 
 REGISTRY = load_registry()
 SOURCE_PARTITIONS = dg.StaticPartitionsDefinition(list(REGISTRY))
-RAW_ENTITIES = list(RAW_ITEMS)  # clusters, calls, projects, participants, documents
+RAW_ENTITIES = ROW_ENTITIES  # clusters, calls, projects, participants, documents
 VALIDATED_ENTITIES = ["documents", "clusters", "organisations", "projects", "participants", "calls"]
 
 
@@ -106,7 +105,7 @@ def raw_records(
     path = layout.latest_raw(source_id)
     if path is None:
         raise dg.Failure(f"{source_id}: no crawl output; run `clusterdata crawl {source_id}`")
-    frames = read_raw(path)
+    frames = read_run(source_id, path)
     for entity in RAW_ENTITIES:
         _write(frames[entity], layout.staged("raw", entity, source_id))
         yield dg.MaterializeResult(
@@ -156,7 +155,7 @@ clean_assets = [
     key=["clean", "organisations"],
     deps=[
         dg.AssetKey(["raw", "projects"]),
-        dg.AssetKey(["clean", "participants"]),
+        dg.AssetKey(["raw", "participants"]),
         dg.AssetKey(["clean", "clusters"]),
     ],
     group_name="clean",
@@ -166,7 +165,7 @@ def clean_organisations(settings: ClusterdataConfig) -> dg.MaterializeResult:
     layout = settings.layout
     cleaned = derive_organisations(
         _read_raw_all(layout, "projects"),
-        pl.read_parquet(layout.staged("clean", "participants")),
+        _read_raw_all(layout, "participants"),
         pl.read_parquet(layout.staged("clean", "clusters")),
     )
     _write(cleaned.frame, layout.staged("clean", "organisations"))

@@ -135,8 +135,14 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
             "operation_type",
             "description",
             "website",
+            "country",
+            "call_identifier",
+            "lead_organisation_key",
         )
-    ).with_columns(text_list(c) for c in ("programmes", "funds", "regions", "quality_flags"))
+    ).with_columns(
+        text_list(c)
+        for c in ("programmes", "funds", "regions", "quality_flags", "nuts_codes", "categories")
+    )
     frame = apply_lookup(frame, sources, "programmes", "programmes")
     frame = apply_lookup(frame, sources, "programme", "programmes")
     frame = apply_lookup(frame, sources, "funds", "funds")
@@ -145,9 +151,7 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
         make_id(pl.col("source_id"), pl.coalesce(pl.col("reference"), slug(pl.col("title")))).alias(
             "project_id"
         ),
-        pl.when(pl.col("lead_organisation").is_not_null())
-        .then(make_id(pl.col("source_id"), slug(pl.col("lead_organisation"))))
-        .alias("lead_organisation_id"),
+        lead_organisation_id().alias("lead_organisation_id"),
         pl.coalesce(pl.col("programme"), pl.col("programmes").list.first()).alias("programme"),
         # Derived only where the source states both amounts; range-checked by the schema.
         pl.coalesce(
@@ -160,7 +164,15 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
 
 
 def clean_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
-    """Participants: the same project key as the project row, organisation ids by name."""
+    """Participants: the same project key as the project row, organisation ids by the source's
+    own key or the name."""
+    frame = tidy_participants(raw)
+    frame = apply_lookup(frame, sources, "role", "roles")
+    return Cleaned(frame.select(model_columns("participants")), empty_quarantine())
+
+
+def tidy_participants(raw: pl.DataFrame) -> pl.DataFrame:
+    """Participants with text tidied and their project, organisation and own ids."""
     frame = raw.with_columns(
         text(c)
         for c in (
@@ -170,19 +182,40 @@ def clean_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cle
             "role",
             "role_as_published",
             "country",
+            "organisation_key",
+            "pic",
+            "vat",
         )
     ).with_columns(text_list(c) for c in ("work_packages_led", "quality_flags"))
-    frame = apply_lookup(frame, sources, "role", "roles")
     project_id = make_id(
         pl.col("source_id"),
         pl.coalesce(pl.col("project_reference"), slug(pl.col("project_title"))),
     )
-    frame = frame.with_columns(
+    # One organisation can take part twice in a project (two roles): the participant id keys
+    # on the organisation and the role.
+    member = pl.concat_str(
+        [
+            pl.coalesce(pl.col("organisation_key"), slug(pl.col("name_as_published"))),
+            pl.col("role").fill_null(""),
+        ],
+        separator=":",
+    ).str.strip_chars_end(":")
+    return frame.with_columns(
         project_id.alias("project_id"),
-        make_id(pl.col("source_id"), slug(pl.col("name_as_published"))).alias("organisation_id"),
-        make_id(project_id, slug(pl.col("name_as_published"))).alias("participant_id"),
+        organisation_id("organisation_key", "name_as_published").alias("organisation_id"),
+        make_id(project_id, member).alias("participant_id"),
     )
-    return Cleaned(frame.select(model_columns("participants")), empty_quarantine())
+
+
+def organisation_id(key_col: str, name_col: str) -> pl.Expr:
+    """<source_id>:<the source's own organisation id, else the slug of the name>."""
+    return make_id(pl.col("source_id"), pl.coalesce(pl.col(key_col), slug(pl.col(name_col))))
+
+
+def lead_organisation_id() -> pl.Expr:
+    return pl.when(pl.col("lead_organisation").is_not_null()).then(
+        organisation_id("lead_organisation_key", "lead_organisation")
+    )
 
 
 def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
@@ -261,33 +294,42 @@ def cluster_match_key(expr: pl.Expr) -> pl.Expr:
 
 
 def derive_organisations(
-    raw_projects: pl.DataFrame, participants: pl.DataFrame, clusters: pl.DataFrame
+    raw_projects: pl.DataFrame, raw_participants: pl.DataFrame, clusters: pl.DataFrame
 ) -> Cleaned:
     """Organisations named by projects (lead) and participants, one row per id, linked to the
     cluster whose name or acronym matches exactly and uniquely."""
     # Lead organisations come from the raw rows, which still carry the lead's country.
     prov = ["source_id", "source_url", "fetched_at", "document_sha256"]
     leads = (
-        raw_projects.with_columns(text("lead_organisation"), text("lead_organisation_country"))
+        raw_projects.with_columns(
+            text("lead_organisation"),
+            text("lead_organisation_country"),
+            text("lead_organisation_key"),
+        )
         .filter(pl.col("lead_organisation").is_not_null())
         .select(
-            make_id(pl.col("source_id"), slug(pl.col("lead_organisation"))).alias(
-                "organisation_id"
-            ),
+            lead_organisation_id().alias("organisation_id"),
             pl.col("lead_organisation").alias("name"),
             pl.col("lead_organisation_country").alias("country"),
+            pl.lit(None, pl.Utf8).alias("pic"),
+            pl.lit(None, pl.Utf8).alias("vat"),
             *prov,
         )
     )
-    named = participants.select(
-        "organisation_id", pl.col("name_as_published").alias("name"), "country", *prov
+    named = tidy_participants(raw_participants).select(
+        "organisation_id",
+        pl.col("name_as_published").alias("name"),
+        "country",
+        "pic",
+        "vat",
+        *prov,
     )
     orgs = (
-        pl.concat([leads, named])
+        pl.concat([named, leads])
         .group_by("organisation_id", maintain_order=True)
         .agg(
             pl.col("name").first(),
-            pl.col("country").drop_nulls().first(),
+            *[pl.col(c).drop_nulls().first() for c in ("country", "pic", "vat")],
             *[pl.col(c).first() for c in prov],
         )
     )
@@ -305,10 +347,6 @@ def derive_organisations(
         orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
         .join(unique_keys, on="key", how="left")
         .drop("key")
-        .with_columns(
-            pl.lit(None, pl.Utf8).alias("pic"),
-            pl.lit(None, pl.Utf8).alias("vat"),
-            pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"),
-        )
+        .with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"))
     )
     return Cleaned(orgs.select(model_columns("organisations")), empty_quarantine())

@@ -1,31 +1,26 @@
-"""The raw layer: a crawl's JSON Lines, split into one typed polars frame per entity."""
+"""The raw layer: a crawl's JSON Lines, split into one typed polars frame per entity.
+
+Bulk sources (CSV, XLSX, zip downloads) yield a `files` line per downloaded file instead of a
+line per row; their spider module's `parse_file` turns each file into the same typed frames with
+polars, so everything after the raw layer sees one shape.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
 from pathlib import Path
 
 import polars as pl
 
-from scrapers.items import BOOL, DATE, INT, LIST, NUMBER, RAW_ITEMS, TEXT
+from scrapers.bulk import raw_schema
+from scrapers.items import RAW_ITEMS
 
-_DTYPES = {
-    TEXT: pl.Utf8,
-    DATE: pl.Utf8,  # ISO text; parsed strictly in the clean layer
-    NUMBER: pl.Float64,
-    LIST: pl.List(pl.Utf8),
-    INT: pl.Int64,
-    BOOL: pl.Boolean,
-}
+__all__ = ["ROW_ENTITIES", "RawDataError", "empty_raw", "raw_schema", "read_raw", "read_run"]
 
 
 class RawDataError(ValueError):
     """A crawl file that breaks the raw contract."""
-
-
-def raw_schema(entity: str) -> dict[str, pl.DataType]:
-    """The typed columns of one raw entity, from its item class."""
-    fields = RAW_ITEMS[entity].fields
-    return {name: _DTYPES[meta.get("kind", TEXT)] for name, meta in fields.items()}
 
 
 def _union_schema() -> dict[str, pl.DataType]:
@@ -35,6 +30,10 @@ def _union_schema() -> dict[str, pl.DataType]:
             if union.setdefault(name, dtype) != dtype:
                 raise RawDataError(f"field {name} has two raw types")
     return union
+
+
+# Entities that are rows of the database (files are parsed into these).
+ROW_ENTITIES = [e for e in RAW_ITEMS if e != "files"]
 
 
 def read_raw(path: Path) -> dict[str, pl.DataFrame]:
@@ -54,3 +53,29 @@ def read_raw(path: Path) -> dict[str, pl.DataFrame]:
 
 def empty_raw(entity: str) -> pl.DataFrame:
     return pl.DataFrame(schema=raw_schema(entity))
+
+
+def read_run(source_id: str, path: Path) -> dict[str, pl.DataFrame]:
+    """The row entities of one crawl run, bulk files parsed by the source's `parse_file`."""
+    frames = read_raw(path)
+    files = frames.pop("files")
+    if files.height == 0:
+        return frames
+    module = importlib.import_module(f"scrapers.spiders.{source_id}")
+    parse_file = getattr(module, "parse_file", None)
+    if parse_file is None:
+        raise RawDataError(f"{source_id} yields files but its spider module has no parse_file")
+    parts: dict[str, list[pl.DataFrame]] = {e: [frames[e]] for e in ROW_ENTITIES}
+    for item in files.iter_rows(named=True):
+        file_path = path.parent / item["path"]
+        if not file_path.is_file():
+            raise RawDataError(f"{source_id}: {item['path']} is listed but missing")
+        item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
+        for entity, frame in parse_file(file_path, item).items():
+            expected = raw_schema(entity)
+            if dict(frame.schema) != expected:
+                raise RawDataError(
+                    f"{source_id}.parse_file: {entity} columns/types differ from the raw contract"
+                )
+            parts[entity].append(frame)
+    return {e: pl.concat(parts[e]) for e in ROW_ENTITIES}

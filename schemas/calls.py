@@ -49,9 +49,7 @@ class CallRecord(Provenance):
         "clock; NULL when the dates are unknown",
         metadata={"facet": True},
     )
-    budget_eur: float = pa.Field(
-        nullable=True, ge=0, description="Total budget of the call in EUR"
-    )
+    budget_eur: float = pa.Field(nullable=True, ge=0, description="Total budget of the call in EUR")
     eligible_applicants: pl.List(pl.Utf8) = pa.Field(
         nullable=True,
         description="Kinds of organisation that may apply, as published (JSON array)",
@@ -65,9 +63,7 @@ class CallRecord(Provenance):
     description: str = pa.Field(
         nullable=True, description="Summary of the call as published", metadata={"fts": True}
     )
-    url: str = pa.Field(
-        nullable=True, str_matches=URL_PATTERN, description="Page of the call"
-    )
+    url: str = pa.Field(nullable=True, str_matches=URL_PATTERN, description="Page of the call")
 
     @pa.dataframe_check(name="opening_not_after_deadline")
     def opening_not_after_deadline(cls, data) -> pl.LazyFrame:

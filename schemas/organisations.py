@@ -9,7 +9,9 @@ class OrganisationRecord(Provenance):
     """Any legal body seen in a project; cluster organisations are linked to `clusters`."""
 
     organisation_id: str = pa.Field(
-        unique=True, description="Stable id: <source_id>:<slug of the name as published>"
+        unique=True,
+        description="Stable id: <source_id>:<the source's own id (e.g. PIC), else the slug of "
+        "the name as published>",
     )
     name: str = pa.Field(
         str_matches=NON_BLANK, description="Name as published", metadata={"fts": True}
@@ -25,7 +27,6 @@ class OrganisationRecord(Provenance):
         nullable=True,
         description="The cluster this organisation is, when its name or acronym matches one "
         "exactly (see clusters)",
-        metadata={"facet": True},
     )
 
     class Config:

@@ -13,7 +13,7 @@ class ParticipantRecord(Provenance):
     participant_id: str = pa.Field(
         unique=True, description="Stable id: <project_id>:<slug of the name as published>"
     )
-    project_id: str = pa.Field(description="The project (see projects)", metadata={"facet": True})
+    project_id: str = pa.Field(description="The project (see projects)")
     organisation_id: str = pa.Field(description="The organisation (see organisations)")
     name_as_published: str = pa.Field(
         str_matches=NON_BLANK, description="Name as the page writes it", metadata={"fts": True}
@@ -32,6 +32,9 @@ class ParticipantRecord(Provenance):
         nullable=True,
         description="Work packages this participant leads, e.g. WP5 (JSON array)",
         metadata={"json": True},
+    )
+    eu_contribution_eur: float = pa.Field(
+        nullable=True, ge=0, description="EU funding to this participant in EUR, where stated"
     )
 
     class Config:

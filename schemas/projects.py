@@ -5,7 +5,7 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.common import NON_BLANK, URL_PATTERN, Provenance, list_values_in
+from schemas.common import NON_BLANK, URL_PATTERN, Provenance, country_field, list_values_in
 from schemas.vocab import FUNDS
 
 
@@ -49,9 +49,7 @@ class ProjectRecord(Provenance):
     total_eligible_eur: float = pa.Field(
         nullable=True, ge=0, description="Total eligible cost in EUR"
     )
-    eu_contribution_eur: float = pa.Field(
-        nullable=True, ge=0, description="EU funding in EUR"
-    )
+    eu_contribution_eur: float = pa.Field(nullable=True, ge=0, description="EU funding in EUR")
     cofinancing_rate: float = pa.Field(
         nullable=True,
         ge=0,
@@ -69,8 +67,32 @@ class ProjectRecord(Provenance):
     description: str = pa.Field(
         nullable=True, description="Description as published", metadata={"fts": True}
     )
-    website: str = pa.Field(
-        nullable=True, str_matches=URL_PATTERN, description="Project website"
+    website: str = pa.Field(nullable=True, str_matches=URL_PATTERN, description="Project website")
+    country: str = country_field(
+        "Country of the operation (ISO 3166-1 alpha-2); for multi-country projects, the "
+        "coordinator's"
+    )
+    nuts_codes: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="NUTS codes of the places of intervention (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    categories: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Categories of intervention or topics, 'code label' as published (JSON array)",
+        metadata={"json": True},
+    )
+    cluster_support: bool = pa.Field(
+        nullable=True,
+        description="True when the source classes the project as cluster support (e.g. "
+        "cohesion-policy category 063 'cluster support and business networks'); NULL when "
+        "the source does not classify it",
+        metadata={"facet": True},
+    )
+    call_identifier: str = pa.Field(
+        nullable=True,
+        description="Identifier of the call or topic that funded the project (see calls)",
+        metadata={"facet": True},
     )
 
     @pa.check("funds", name="funds_known")

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 
-from scrapers.items import CallItem, ClusterItem, DocumentItem, ParticipantItem, ProjectItem
+from scrapers.items import (
+    CallItem,
+    ClusterItem,
+    DocumentItem,
+    FileItem,
+    ParticipantItem,
+    ProjectItem,
+)
 from scrapers.registry import SourceSpec, get_source
 from scrapers.replay import FETCHED_AT_HEADER, RECONSTRUCTED_HEADER, utc_now
 
@@ -85,6 +94,11 @@ class SourceSpider(scrapy.Spider):
                 role_as_published=p.get("role_as_published"),
                 country=p.get("country"),
                 work_packages_led=p.get("work_packages_led") or None,
+                **{
+                    k: p.get(k)
+                    for k in ("organisation_key", "pic", "vat", "eu_contribution_eur")
+                    if p.get(k) is not None
+                },
             )
 
     def call_item(self, response: Response, record: dict[str, Any]) -> CallItem:
@@ -98,6 +112,27 @@ class SourceSpider(scrapy.Spider):
 
     def cluster_item(self, response: Response, **fields: Any) -> ClusterItem:
         return ClusterItem(entity="clusters", **self.provenance(response), **fields)
+
+    def save_file(self, response: Response, name: str, meta: dict[str, Any]) -> FileItem:
+        """Keep a bulk download beside the run (for the module's parse_file) and describe it."""
+        directory = Path(self.settings.get("CLUSTERDATA_FILES_DIR"))
+        if not directory.name:
+            raise RuntimeError("CLUSTERDATA_FILES_DIR is not set; run through scrapers.crawl")
+        if Path(name).name != name:
+            raise ValueError(f"file name {name!r} must not contain a path")
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(response.body)
+        prov = self.provenance(response)
+        return FileItem(
+            entity="files",
+            source_id=self.name,
+            url=response.url,
+            fetched_at=prov["fetched_at"],
+            document_sha256=prov["document_sha256"],
+            path=f"{directory.name}/{name}",
+            content_type=_header(response, "Content-Type"),
+            meta=json.dumps(meta, sort_keys=True),
+        )
 
 
 _PROV = {"entity", "source_id", "source_url", "fetched_at", "document_sha256", "quality_flags"}

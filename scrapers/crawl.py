@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def crawl_settings(
     settings.setmodule("scrapers.settings", priority="project")
     settings.set("FEEDS", {str(out): {"format": "jsonlines", "encoding": "utf-8"}})
     settings.set("CLUSTERDATA_OFFLINE", offline)
+    # Bulk files land beside the run: <run_id>.files/ (see scrapers/bulk.py).
+    settings.set("CLUSTERDATA_FILES_DIR", str(files_dir(out)))
     if offline:
         settings.set("CLUSTERDATA_RECORDINGS_DIR", str(recordings))
         # robots.txt is a live-politeness concern; offline nothing reaches a server.
@@ -44,6 +47,12 @@ def crawl_settings(
     # Scrapy's root handler writes to LOG_FILE when set, so stderr keeps only our verdict.
     settings.set("LOG_INSTALL_ROOT_HANDLER", True)
     return settings
+
+
+def files_dir(out: Path) -> Path:
+    """Where a run's bulk files go: raw/<source_id>/<run_id>.files/."""
+    name = out.name.removesuffix(".partial").removesuffix(".jsonl")
+    return out.parent / f"{name}.files"
 
 
 def failure_reason(stats: dict) -> str | None:
@@ -82,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(args.out.name + ".partial")
     partial.unlink(missing_ok=True)
+    shutil.rmtree(files_dir(partial), ignore_errors=True)
     settings = crawl_settings(partial, args.offline, args.recordings, args.record, args.log_file)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(args.source_id)
@@ -93,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     reason = failure_reason(stats)
     if reason:
         partial.unlink(missing_ok=True)
+        shutil.rmtree(files_dir(partial), ignore_errors=True)
         print(f"error: {args.source_id}: {reason}", file=sys.stderr)
         return 1
     partial.replace(args.out)

@@ -63,6 +63,7 @@ class ProjectItem(SourcedItem):
     acronym = _f()
     lead_organisation = _f()
     lead_organisation_country = _f()
+    lead_organisation_key = _f()  # the source's own id of the lead (e.g. a PIC)
     programme = _f()
     programmes = _f(LIST)
     funds = _f(LIST)
@@ -75,6 +76,14 @@ class ProjectItem(SourcedItem):
     regions = _f(LIST)
     description = _f()
     website = _f()
+    # Where the operation takes place (ISO 3166-1 alpha-2), and its NUTS codes.
+    country = _f()
+    nuts_codes = _f(LIST)
+    # Categories of intervention (cohesion policy) or topics, as codes with labels.
+    categories = _f(LIST)
+    # True when the source classes the project as cluster support; None when it does not say.
+    cluster_support = _f(BOOL)
+    call_identifier = _f()
 
 
 class ParticipantItem(SourcedItem):
@@ -86,6 +95,11 @@ class ParticipantItem(SourcedItem):
     role_as_published = _f()
     country = _f()
     work_packages_led = _f(LIST)
+    # The source's own id of the organisation (a PIC, a beneficiary id), when it has one.
+    organisation_key = _f()
+    pic = _f()
+    vat = _f()
+    eu_contribution_eur = _f(NUMBER)
 
 
 class DocumentItem(scrapy.Item):
@@ -100,6 +114,20 @@ class DocumentItem(scrapy.Item):
     reconstructed = _f(BOOL)
 
 
+class FileItem(scrapy.Item):
+    """A downloaded bulk file (CSV, XLSX, zip) kept beside the run's JSON Lines; the source's
+    spider module parses it with polars (`parse_file`) in the raw layer."""
+
+    entity = _f()
+    source_id = _f()
+    url = _f()
+    fetched_at = _f()
+    document_sha256 = _f()
+    path = _f()  # relative to the run's JSON Lines file
+    content_type = _f()
+    meta = _f()  # JSON object: what the spider knows about the file (country, period, year…)
+
+
 # Raw entity name -> item class; spiders set `entity` to the key.
 RAW_ITEMS: dict[str, type[scrapy.Item]] = {
     "clusters": ClusterItem,
@@ -107,4 +135,5 @@ RAW_ITEMS: dict[str, type[scrapy.Item]] = {
     "projects": ProjectItem,
     "participants": ParticipantItem,
     "documents": DocumentItem,
+    "files": FileItem,
 }

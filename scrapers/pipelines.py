@@ -18,7 +18,7 @@ class StrictItemPipeline:
         if expected is None or not isinstance(item, expected):
             raise DropItem(f"item of type {type(item).__name__} names entity {entity!r}")
         missing = [f for f in ("source_id", "document_sha256", "fetched_at") if not item.get(f)]
-        if entity != "documents":
+        if entity not in ("documents", "files"):
             missing += [f for f in ("source_url",) if not item.get(f)]
         if missing:
             # A dropped item is counted in the stats; the runner fails the crawl on any drop.

@@ -114,10 +114,10 @@ def test_cluster_match_key_ignores_case_punctuation_and_the_word_cluster():
 def test_organisations_link_to_clusters_only_on_an_unambiguous_exact_key():
     projects = raw("projects", [{"source_id": "pt_ticept_projects", "title": "X",
                                  "lead_organisation": "TICE.PT"}])
-    parts = clean_participants(raw("participants", [
+    parts = raw("participants", [
         {"source_id": "eu_escp4i_projects", "project_title": "P", "name_as_published": n}
         for n in ("TICE.PT", "Automotive", "Pole SCS")
-    ]), REGISTRY).frame
+    ])
     clusters = pl.DataFrame({
         "cluster_id": ["k:tice", "k:auto1", "k:auto2"],
         "name": ["TICE.PT Cluster", "Automotive Cluster", "Automotive"],
@@ -129,3 +129,19 @@ def test_organisations_link_to_clusters_only_on_an_unambiguous_exact_key():
     assert links["Automotive"] is None  # two clusters share the key: no guess
     assert links["Pole SCS"] is None
     assert orgs.height == 4  # TICE.PT from two sources: two source-scoped organisations
+
+
+def test_organisation_ids_prefer_the_source_key_and_keep_pic():
+    parts = raw("participants", [
+        {"source_id": "eu_escp4i_projects", "project_title": "P", "name_as_published": "ACME SA",
+         "organisation_key": "999999999", "pic": "999999999", "role": "coordinator"},
+        {"source_id": "eu_escp4i_projects", "project_title": "Q", "name_as_published": "ACME S.A.",
+         "organisation_key": "999999999", "pic": "999999999", "role": "partner"},
+    ])
+    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8})
+    orgs = derive_organisations(raw("projects", []), parts, clusters).frame
+    assert orgs["organisation_id"].to_list() == ["eu_escp4i_projects:999999999"]
+    assert orgs["pic"].to_list() == ["999999999"]
+    ids = clean_participants(parts, REGISTRY).frame["participant_id"].to_list()
+    assert ids == ["eu_escp4i_projects:p:999999999:coordinator",
+                   "eu_escp4i_projects:q:999999999:partner"]
