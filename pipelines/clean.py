@@ -232,6 +232,19 @@ def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
     return Cleaned(frame.select(model_columns("clusters")), empty_quarantine())
 
 
+def next_deadline(today: dt.date) -> pl.Expr:
+    """A multi-stage call exposes its next deadline (the first on or after the run's clock), or
+    its last one once all have passed; a call with one deadline keeps it."""
+    dates = pl.col("deadline_dates").list.eval(pl.element().str.to_date(ISO_DATE, strict=False))
+    upcoming = dates.list.eval(pl.element().filter(pl.element() >= today)).list.min()
+    return (
+        pl.when(pl.col("deadline_dates").list.len() > 0)
+        .then(pl.coalesce(upcoming, dates.list.max(), pl.col("deadline_date")))
+        .otherwise(pl.col("deadline_date"))
+        .alias("deadline_date")
+    )
+
+
 def call_status(today: dt.date) -> pl.Expr:
     """forthcoming / open / closed from the dates against the run's clock; NULL if unknown."""
     opening, deadline = pl.col("opening_date"), pl.col("deadline_date")
@@ -271,7 +284,7 @@ def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.dat
         ).alias("call_id")
     )
     cleaned = parse_dates(frame, ["opening_date", "deadline_date"], entity="calls", key="call_id")
-    frame = cleaned.frame.with_columns(call_status(today))
+    frame = cleaned.frame.with_columns(next_deadline(today)).with_columns(call_status(today))
     return Cleaned(frame.select(model_columns("calls")), cleaned.rejected)
 
 

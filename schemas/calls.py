@@ -65,6 +65,12 @@ class CallRecord(Provenance):
     )
     url: str = pa.Field(nullable=True, str_matches=URL_PATTERN, description="Page of the call")
 
+    @pa.check("deadline_dates", name="iso_dates")
+    def iso_dates(cls, data) -> pl.LazyFrame:
+        col = pl.col(data.key)
+        iso = pl.element().str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        return data.lazyframe.select(col.is_null() | col.list.eval(iso).list.all())
+
     @pa.dataframe_check(name="opening_not_after_deadline")
     def opening_not_after_deadline(cls, data) -> pl.LazyFrame:
         o, d = pl.col("opening_date"), pl.col("deadline_date")

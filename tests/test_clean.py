@@ -145,3 +145,17 @@ def test_organisation_ids_prefer_the_source_key_and_keep_pic():
     ids = clean_participants(parts, REGISTRY).frame["participant_id"].to_list()
     assert ids == ["eu_escp4i_projects:p:999999999:coordinator",
                    "eu_escp4i_projects:q:999999999:partner"]
+
+
+def test_two_stage_call_exposes_its_next_deadline():
+    frame = raw("calls", [{
+        "source_id": "it_trentino_calls", "title": "two-stage", "opening_date": "2026-09-01",
+        "deadline_date": "2026-10-01", "deadline_dates": ["2026-10-01", "2027-04-15"],
+    }])
+    before = clean_calls(frame, REGISTRY, today=dt.date(2026, 9, 15)).frame.row(0, named=True)
+    assert (before["deadline_date"], before["status"]) == (dt.date(2026, 10, 1), "open")
+    between = clean_calls(frame, REGISTRY, today=dt.date(2026, 11, 23)).frame.row(0, named=True)
+    assert (between["deadline_date"], between["status"]) == (dt.date(2027, 4, 15), "open")
+    after = clean_calls(frame, REGISTRY, today=dt.date(2027, 5, 1)).frame.row(0, named=True)
+    assert (after["deadline_date"], after["status"]) == (dt.date(2027, 4, 15), "closed")
+    assert between["deadline_dates"] == ["2026-10-01", "2027-04-15"]

@@ -93,6 +93,7 @@ BAD = [
     ("calls", {"status": "ongoing"}, "status"),
     ("calls", {"call_type": "grant"}, "call_type"),
     ("calls", {"budget_eur": -1.0}, "budget_eur"),
+    ("calls", {"deadline_dates": ["2024-04-01", "15/05/2024"]}, "iso_dates"),
     ("calls", {"opening_date": dt.date(2024, 5, 1), "deadline_date": dt.date(2024, 4, 1)},
      "opening_not_after_deadline"),
     ("clusters", {"country": "XX"}, "country"),
