@@ -135,13 +135,15 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
          "programmes": ["Açores 2020"], "funds": ["ERDF"], "total_eligible_eur": 100_000.0,
          "eu_contribution_eur": 85_000.0, "cofinancing_rate": 0.85,
          "start_date": dt.date(2021, 3, 1), "end_date": dt.date(2023, 2, 28),
-         "regions": ["Açores"], **p2020},
+         "regions": ["Açores"], "country": "PT", "cluster_support": True, **p2020},
         {"project_id": "p:2", "reference": "POCI-01-0247-FEDER-000456",
          "title": "Mobilidade Verde", "lead_organisation_id": "org:uminho",
          "programme": "Compete 2020", "funds": ["ERDF", "ESF"], "total_eligible_eur": 80_000.0,
-         "eu_contribution_eur": 50_000.0, "start_date": dt.date(2022, 1, 1), **p2020},
+         "eu_contribution_eur": 50_000.0, "start_date": dt.date(2022, 1, 1), "country": "PT",
+         "cluster_support": False, **p2020},
         {"project_id": "p:3", "title": "Internacionalização", "programme": "Compete 2020",
-         "funds": ["ERDF"], "total_eligible_eur": 20_000.0, **p2020},
+         "funds": ["ERDF"], "total_eligible_eur": 20_000.0, "eu_contribution_eur": 10_000.0,
+         "country": "ES", "cluster_support": True, **p2020},
     ]  # fmt: skip
     participants = [
         {"participant_id": "p:1:cca", "project_id": "p:1", "organisation_id": "org:cca",
@@ -448,13 +450,33 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
                 {
                     "programme": "Compete 2020",
                     "projects": 2,
-                    "projects_with_eu_amount": 1,
-                    "eu_contribution_eur": 50000.0,
+                    "projects_with_eu_amount": 2,
+                    "eu_contribution_eur": 60000.0,
                     "total_eligible_eur": 100000.0,
                 },
             ],
         ),
         ({"fund": "ESF"}, [{"programme": "Compete 2020", "projects": 1}]),
+    ],
+    "calls_closing_soon_by_programme": [
+        ({"days": "60"}, [{"programme": "SMP COSME", "calls": 2, "next_deadline_days": 10}]),
+        ({"days": "30"}, [{"programme": "SMP COSME", "calls": 1, "call_ids": "c:soon"}]),
+        ({"days": "5"}, []),
+    ],
+    "eu_funding_by_programme_and_country": [
+        (
+            {},
+            [
+                {"programme": "Açores 2020", "country": "PT", "eu_contribution_eur": 85000.0},
+                {"programme": "Compete 2020", "country": "PT", "eu_contribution_eur": 50000.0},
+                {"programme": "Compete 2020", "country": "ES", "eu_contribution_eur": 10000.0},
+            ],
+        ),
+        ({"country": "es"}, [{"programme": "Compete 2020", "projects": 1}]),
+    ],
+    "cluster_support_projects": [
+        ({"country": "PT"}, [{"project_id": "p:1", "eu_contribution_eur": 85000.0}]),
+        ({}, [{"project_id": "p:1"}, {"project_id": "p:3", "country": "ES"}]),
     ],
     "clusters_by_recognition": [
         (
