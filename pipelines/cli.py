@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import sys
@@ -211,7 +212,7 @@ def refresh_cmd(
         _check_recordings(ids, recordings)
     if run_date:
         try:
-            __import__("datetime").date.fromisoformat(run_date)
+            dt.date.fromisoformat(run_date)
         except ValueError as exc:
             raise click.ClickException(f"--run-date {run_date!r} is not YYYY-MM-DD") from exc
     layout = DataLayout(data_dir)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -211,7 +212,7 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     try:
         results = {}
         for name, query in load_queries().items():
-            needed = set(__import__("re").findall(r":(\w+)", query["sql"]))
+            needed = set(re.findall(r":(\w+)", query["sql"]))
             assert needed <= set(params), f"{name} needs {needed - set(params)}"
             results[name] = conn.execute(query["sql"], {k: params[k] for k in needed}).fetchall()
     finally:

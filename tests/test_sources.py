@@ -1,6 +1,7 @@
 """One generic test per source: recorded responses in, expected records out, records valid,
 counts inside the YAML bounds, provenance on every row."""
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.clean import clean_calls, clean_clusters, clean_participants, clean_projects
-from pipelines.raw import read_raw
+from pipelines.raw import read_run
 from pipelines.validate import validate_entity
 from scrapers.registry import load_registry
 
@@ -21,7 +22,7 @@ CLEANERS = {
     "clusters": lambda f: clean_clusters(f, REGISTRY),
     "projects": lambda f: clean_projects(f, REGISTRY),
     "participants": lambda f: clean_participants(f, REGISTRY),
-    "calls": lambda f: clean_calls(f, REGISTRY, today=__import__("datetime").date(2026, 11, 23)),
+    "calls": lambda f: clean_calls(f, REGISTRY, today=dt.date(2026, 11, 23)),
 }
 
 
@@ -71,7 +72,7 @@ def test_provenance_on_every_row(crawled):
 
 def test_records_are_valid_and_within_bounds(crawled):
     source_id, out = crawled
-    frames = read_raw(out)
+    frames = read_run(source_id, out)
     spec = REGISTRY[source_id]
     for entity, clean in CLEANERS.items():
         cleaned = clean(frames[entity])
