@@ -70,15 +70,25 @@ def test_provenance_on_every_row(crawled):
             assert record["fetched_at"] == bodies[record["document_sha256"]]["fetched_at"]
 
 
+def expected_quarantine(source_id: str) -> dict[str, set[str]]:
+    """Rows a fixture breaks on purpose (to show a quirk is caught), by entity and record key:
+    tests/fixtures/<slug>/expected_quarantine.json; none when the file is absent."""
+    path = FIXTURES / source_id / "expected_quarantine.json"
+    if not path.exists():
+        return {}
+    return {entity: set(keys) for entity, keys in json.loads(path.read_text()).items()}
+
+
 def test_records_are_valid_and_within_bounds(crawled):
     source_id, out = crawled
     frames = read_run(source_id, out)
     spec = REGISTRY[source_id]
+    on_purpose = expected_quarantine(source_id)
     for entity, clean in CLEANERS.items():
         cleaned = clean(frames[entity])
-        assert cleaned.rejected.height == 0, cleaned.rejected
         result = validate_entity(entity, cleaned.frame)
-        assert result.quarantined.height == 0, result.quarantined
+        refused = set(cleaned.rejected["record_key"]) | set(result.quarantined["record_key"])
+        assert refused == on_purpose.get(entity, set()), (cleaned.rejected, result.quarantined)
         bounds = spec.expected_rows.get(entity)
         if bounds:
             assert bounds.min <= result.valid.height <= (bounds.max or 10**9), entity
