@@ -167,6 +167,7 @@ def clean_organisations(settings: ClusterdataConfig) -> dg.MaterializeResult:
         _read_raw_all(layout, "projects"),
         _read_raw_all(layout, "participants"),
         pl.read_parquet(layout.staged("clean", "clusters")),
+        REGISTRY,
     )
     _write(cleaned.frame, layout.staged("clean", "organisations"))
     _write(cleaned.rejected, layout.staged("rejected", "organisations"))

@@ -166,13 +166,13 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
 def clean_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
     """Participants: the same project key as the project row, organisation ids by the source's
     own key or the name."""
-    frame = tidy_participants(raw)
-    frame = apply_lookup(frame, sources, "role", "roles")
+    frame = tidy_participants(raw, sources)
     return Cleaned(frame.select(model_columns("participants")), empty_quarantine())
 
 
-def tidy_participants(raw: pl.DataFrame) -> pl.DataFrame:
-    """Participants with text tidied and their project, organisation and own ids."""
+def tidy_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> pl.DataFrame:
+    """Participants with text tidied, roles mapped by the YAML lookups, and their project,
+    organisation and own ids (the participant id uses the mapped role)."""
     frame = raw.with_columns(
         text(c)
         for c in (
@@ -187,6 +187,7 @@ def tidy_participants(raw: pl.DataFrame) -> pl.DataFrame:
             "vat",
         )
     ).with_columns(text_list(c) for c in ("work_packages_led", "quality_flags"))
+    frame = apply_lookup(frame, sources, "role", "roles")
     project_id = make_id(
         pl.col("source_id"),
         pl.coalesce(pl.col("project_reference"), slug(pl.col("project_title"))),
@@ -307,7 +308,10 @@ def cluster_match_key(expr: pl.Expr) -> pl.Expr:
 
 
 def derive_organisations(
-    raw_projects: pl.DataFrame, raw_participants: pl.DataFrame, clusters: pl.DataFrame
+    raw_projects: pl.DataFrame,
+    raw_participants: pl.DataFrame,
+    clusters: pl.DataFrame,
+    sources: dict[str, SourceSpec] | None = None,
 ) -> Cleaned:
     """Organisations named by projects (lead) and participants, one row per id, linked to the
     cluster whose name or acronym matches exactly and uniquely."""
@@ -329,7 +333,7 @@ def derive_organisations(
             *prov,
         )
     )
-    named = tidy_participants(raw_participants).select(
+    named = tidy_participants(raw_participants, sources or {}).select(
         "organisation_id",
         pl.col("name_as_published").alias("name"),
         "country",

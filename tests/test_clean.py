@@ -123,7 +123,7 @@ def test_organisations_link_to_clusters_only_on_an_unambiguous_exact_key():
         "name": ["TICE.PT Cluster", "Automotive Cluster", "Automotive"],
         "acronym": [None, None, None],
     }, schema_overrides={"acronym": pl.Utf8})
-    orgs = derive_organisations(projects, parts, clusters).frame
+    orgs = derive_organisations(projects, parts, clusters, REGISTRY).frame
     links = dict(zip(orgs["name"], orgs["cluster_id"], strict=True))
     assert links["TICE.PT"] == "k:tice"
     assert links["Automotive"] is None  # two clusters share the key: no guess
@@ -139,7 +139,7 @@ def test_organisation_ids_prefer_the_source_key_and_keep_pic():
          "organisation_key": "999999999", "pic": "999999999", "role": "partner"},
     ])
     clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8})
-    orgs = derive_organisations(raw("projects", []), parts, clusters).frame
+    orgs = derive_organisations(raw("projects", []), parts, clusters, REGISTRY).frame
     assert orgs["organisation_id"].to_list() == ["eu_escp4i_projects:999999999"]
     assert orgs["pic"].to_list() == ["999999999"]
     ids = clean_participants(parts, REGISTRY).frame["participant_id"].to_list()

@@ -90,7 +90,7 @@ def test_iapmei_clusters_and_sectoral_pacts(published_db):
 
 
 def test_call_from_the_announcement(published_db):
-    (c,) = rows(published_db, "SELECT * FROM calls")
+    (c,) = rows(published_db, "SELECT * FROM calls WHERE source_id = 'it_trentino_calls'")
     assert c["programme"] == "COSME"
     assert c["publisher"] == "European Commission"
     assert c["call_type"] == "call_for_expression_of_interest"
@@ -222,4 +222,4 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     assert titles == {"CONNECTION", "European Strategic Cluster Partnership – Going International"}
     assert results["calls_closing_soon"] == []  # the one call states no deadline
     by_programme = {row[0]: row for row in results["eu_funding_by_programme"]}
-    assert by_programme["COMPETE 2020"][3] == 101247.41
+    assert by_programme["COMPETE 2020"][3] == 101247.41  # the TICE.PT sheet

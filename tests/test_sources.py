@@ -65,9 +65,16 @@ def test_provenance_on_every_row(crawled):
     for record in lines(out):
         assert record["source_id"] == source_id
         assert record["document_sha256"] in bodies
-        if record["entity"] != "documents":
-            assert record["source_url"] == bodies[record["document_sha256"]]["url"]
-            assert record["fetched_at"] == bodies[record["document_sha256"]]["fetched_at"]
+        url_field = "source_url" if record["entity"] not in ("documents", "files") else "url"
+        assert record[url_field] == bodies[record["document_sha256"]]["url"]
+        assert record["fetched_at"] == bodies[record["document_sha256"]]["fetched_at"]
+    # Rows parsed out of bulk files carry the file's provenance too.
+    for entity, frame in read_run(source_id, out).items():
+        if entity == "documents" or frame.height == 0:
+            continue
+        assert frame["source_id"].unique().to_list() == [source_id], entity
+        assert set(frame["document_sha256"]) <= set(bodies), entity
+        assert frame["source_url"].null_count() == 0 and frame["fetched_at"].null_count() == 0
 
 
 def expected_quarantine(source_id: str) -> dict[str, set[str]]:
