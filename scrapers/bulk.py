@@ -67,7 +67,8 @@ def to_raw_frame(
 def sniff(path: Path, expected: str) -> None:
     """Refuse a download that is not a file of the expected kind: an HTML error page served with
     200, a truncated zip, an XML error blob. `expected` is csv, xlsx, zip or json."""
-    head = path.read_bytes()[:512] if path.stat().st_size else b""
+    with path.open("rb") as handle:
+        head = handle.read(512)
     if not head:
         raise BulkFileError(f"{path.name}: empty file")
     lowered = head.lstrip().lower()
