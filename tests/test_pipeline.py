@@ -223,3 +223,29 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     assert results["calls_closing_soon"] == []  # the one call states no deadline
     by_programme = {row[0]: row for row in results["eu_funding_by_programme"]}
     assert by_programme["COMPETE 2020"][3] == 101247.41  # the TICE.PT sheet
+
+
+def test_euroclusters_call_from_the_portal(published_db):
+    """SMP-COSME-2024-CLUSTER-01 as the real topicDetails sample states it; status from the
+    dates against the run's clock (2026-11-23), not the portal's stale status."""
+    (c,) = rows(published_db, "SELECT * FROM calls WHERE identifier = 'SMP-COSME-2024-CLUSTER-01'")
+    assert c["call_id"] == "eu_sedia_calls:SMP-COSME-2024-CLUSTER-01"
+    assert (c["opening_date"], c["deadline_date"]) == ("2024-10-15", "2025-02-05")
+    assert json.loads(c["deadline_dates"]) == ["2025-02-05"]
+    assert c["budget_eur"] == 42_000_000
+    assert c["programme"] == "Single Market Programme (SMP)"
+    assert c["status"] == "closed"
+
+
+def test_eu_amounts_reconcile(published_db):
+    bad = rows(published_db, """
+        SELECT project_id FROM projects
+        WHERE eu_contribution_eur > total_eligible_eur
+           OR cofinancing_rate <= 0 OR cofinancing_rate > 1""")
+    assert bad == []
+    by_source = {r["source_id"]: r["n"] for r in rows(
+        published_db, "SELECT source_id, count(*) AS n FROM projects GROUP BY source_id")}
+    for source in ("eu_kohesio_projects", "eu_cordis_projects", "eu_fts_commitments"):
+        assert by_source.get(source, 0) > 0, source
+    assert rows(published_db, "SELECT count(*) AS n FROM projects "
+                              "WHERE cluster_support = 1 AND country = 'PT'")[0]["n"] >= 1
