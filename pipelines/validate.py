@@ -13,21 +13,15 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from pipelines.quarantine import empty_quarantine, reject, rows_as_json
-from schemas import TABLE_MODELS, table_meta
+from schemas import TABLE_MODELS, references, table_meta
 
-# child entity -> (column, parent entity): a row whose parent was quarantined is quarantined too,
-# so the warehouse's foreign keys always hold.
+# child entity -> (column, parent entity), from the models' `references`: a row whose parent was
+# quarantined is quarantined too, so the warehouse's foreign keys always hold. The sources table
+# is built from the registry, never quarantined, so it is not a parent to check here.
 PARENTS: dict[str, list[tuple[str, str]]] = {
-    "clusters": [("document_sha256", "documents")],
-    "organisations": [("document_sha256", "documents"), ("cluster_id", "clusters")],
-    "projects": [("document_sha256", "documents"), ("lead_organisation_id", "organisations")],
-    "participants": [
-        ("document_sha256", "documents"),
-        ("project_id", "projects"),
-        ("organisation_id", "organisations"),
-    ],
-    "calls": [("document_sha256", "documents")],
-    "documents": [],
+    entity: [(col, parent) for col, parent in references(model) if parent != "sources"]
+    for entity, model in TABLE_MODELS.items()
+    if entity != "sources"
 }
 
 

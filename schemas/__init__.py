@@ -34,6 +34,16 @@ def table_meta(model: type[pa.DataFrameModel]) -> dict:
     return dict(model.Config.metadata)
 
 
+def references(model: type[pa.DataFrameModel]) -> list[tuple[str, str]]:
+    """(column, referenced table) for every column whose Field declares `references`: the one
+    place relationships are stated (warehouse foreign keys and orphan checks read it)."""
+    return [
+        (name, column.metadata["references"])
+        for name, column in model.to_schema().columns.items()
+        if column.metadata and column.metadata.get("references")
+    ]
+
+
 __all__ = [
     "CallRecord",
     "ClusterRecord",
@@ -44,5 +54,6 @@ __all__ = [
     "ProjectRecord",
     "SourceRecord",
     "TABLE_MODELS",
+    "references",
     "table_meta",
 ]

@@ -43,7 +43,7 @@ class Provenance(pa.DataFrameModel):
     source_id: str = pa.Field(
         str_matches=SLUG_PATTERN,
         description="Source slug (<scope>_<publisher>_<entity>); see the sources table",
-        metadata={"facet": True},
+        metadata={"facet": True, "references": "sources"},
     )
     source_url: str = pa.Field(
         str_matches=URL_PATTERN, description="URL of the page or API response the row was read from"
@@ -55,6 +55,7 @@ class Provenance(pa.DataFrameModel):
     document_sha256: str = pa.Field(
         str_matches=SHA256_PATTERN,
         description="SHA-256 of the raw response body; see the documents table",
+        metadata={"references": "documents"},
     )
     quality_flags: pl.List(pl.Utf8) = pa.Field(
         nullable=True,

@@ -19,7 +19,9 @@ class DocumentRecord(pa.DataFrameModel):
     content_type: str = pa.Field(nullable=True, description="Content-Type of the response")
     size_bytes: int = pa.Field(ge=0, description="Size of the body in bytes")
     source_id: str = pa.Field(
-        str_matches=SLUG_PATTERN, description="Source slug", metadata={"facet": True}
+        str_matches=SLUG_PATTERN,
+        description="Source slug",
+        metadata={"facet": True, "references": "sources"},
     )
     reconstructed: bool = pa.Field(
         description="True when the recording was rebuilt from the page's text rather than "

@@ -27,6 +27,7 @@ class OrganisationRecord(Provenance):
         nullable=True,
         description="The cluster this organisation is, when its name or acronym matches one "
         "exactly (see clusters)",
+        metadata={"references": "clusters"},
     )
 
     class Config:

@@ -13,8 +13,13 @@ class ParticipantRecord(Provenance):
     participant_id: str = pa.Field(
         unique=True, description="Stable id: <project_id>:<slug of the name as published>"
     )
-    project_id: str = pa.Field(description="The project (see projects)")
-    organisation_id: str = pa.Field(description="The organisation (see organisations)")
+    project_id: str = pa.Field(
+        description="The project (see projects)", metadata={"references": "projects"}
+    )
+    organisation_id: str = pa.Field(
+        description="The organisation (see organisations)",
+        metadata={"references": "organisations"},
+    )
     name_as_published: str = pa.Field(
         str_matches=NON_BLANK, description="Name as the page writes it", metadata={"fts": True}
     )

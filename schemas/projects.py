@@ -26,7 +26,9 @@ class ProjectRecord(Provenance):
         metadata={"fts": True},
     )
     lead_organisation_id: str = pa.Field(
-        nullable=True, description="The lead organisation (see organisations)"
+        nullable=True,
+        description="The lead organisation (see organisations)",
+        metadata={"references": "organisations"},
     )
     programme: str = pa.Field(
         nullable=True,

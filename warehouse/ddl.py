@@ -1,6 +1,5 @@
-"""SQLite DDL generated from the pandera models: the models are the only place columns are typed
-and described, so nothing here names a column of an entity except the relationships between
-tables, which the models do not express."""
+"""SQLite DDL generated from the pandera models: the models are the only place columns are typed,
+described and related (a Field's `references` metadata), so nothing here names a column."""
 
 from __future__ import annotations
 
@@ -9,27 +8,11 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from schemas import TABLE_MODELS, table_meta
+from schemas import TABLE_MODELS, references, table_meta
 from schemas.common import Provenance
 
 # Provenance columns close every entity row: the data first, where it came from last.
 PROVENANCE_COLUMNS: tuple[str, ...] = tuple(Provenance.to_schema().columns)
-
-# Relationships between entity tables: (table, column) -> referenced table (its primary key).
-ENTITY_FOREIGN_KEYS: dict[tuple[str, str], str] = {
-    ("participants", "project_id"): "projects",
-    ("participants", "organisation_id"): "organisations",
-    ("projects", "lead_organisation_id"): "organisations",
-    ("organisations", "cluster_id"): "clusters",
-}
-
-# Provenance relationships: any table with one of these columns (other than the referenced table
-# itself) points at the row of the response / source it was read from.
-PROVENANCE_FOREIGN_KEYS: dict[str, str] = {
-    "document_sha256": "documents",
-    "source_id": "sources",
-}
-
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -123,9 +106,10 @@ def foreign_keys(model: type[pa.DataFrameModel]) -> list[ForeignKey]:
     """The foreign keys of a model's table, in column order."""
     table = table_name(model)
     columns = [c.name for c in table_columns(model)]
+    declared = dict(references(model))
     keys = []
     for column in columns:
-        other = ENTITY_FOREIGN_KEYS.get((table, column)) or PROVENANCE_FOREIGN_KEYS.get(column)
+        other = declared.get(column)
         if other is None or other == table:
             continue
         keys.append(ForeignKey(column, other, primary_key(TABLE_MODELS[other])))
