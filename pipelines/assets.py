@@ -16,6 +16,7 @@ from pipelines.clean import (
     clean_documents,
     clean_participants,
     clean_projects,
+    clean_recognitions,
     derive_organisations,
 )
 from pipelines.crawling import CrawlFailed, crawl_source
@@ -33,7 +34,15 @@ from scrapers.registry import load_registry
 REGISTRY = load_registry()
 SOURCE_PARTITIONS = dg.StaticPartitionsDefinition(list(REGISTRY))
 RAW_ENTITIES = ROW_ENTITIES  # clusters, calls, projects, participants, documents
-VALIDATED_ENTITIES = ["documents", "clusters", "organisations", "projects", "participants", "calls"]
+VALIDATED_ENTITIES = [
+    "documents",
+    "clusters",
+    "recognitions",
+    "organisations",
+    "projects",
+    "participants",
+    "calls",
+]
 
 
 class ClusterdataConfig(dg.ConfigurableResource):
@@ -144,6 +153,7 @@ def _clean_asset(entity: str, fn):
 
 clean_assets = [
     _clean_asset("clusters", lambda raw, c: clean_clusters(raw, REGISTRY)),
+    _clean_asset("recognitions", lambda raw, c: clean_recognitions(raw, REGISTRY)),
     _clean_asset("projects", lambda raw, c: clean_projects(raw, REGISTRY)),
     _clean_asset("participants", lambda raw, c: clean_participants(raw, REGISTRY)),
     _clean_asset("calls", lambda raw, c: clean_calls(raw, REGISTRY, c.today)),

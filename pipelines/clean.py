@@ -220,17 +220,77 @@ def lead_organisation_id() -> pl.Expr:
 
 
 def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
-    """Clusters: ids from the source and the name, lists tidied."""
+    """Clusters: ids from the source and the name, lists tidied, vocabularies mapped by the
+    YAML lookups (unknown values kept as published), the website's domain as a linking key."""
     frame = raw.with_columns(
-        text(c) for c in ("name", "acronym", "country", "region", "city", "website", "eccp_url")
+        text(c)
+        for c in (
+            "name",
+            "acronym",
+            "country",
+            "region",
+            "city",
+            "website",
+            "eccp_url",
+            "registry_id",
+            "description",
+        )
     ).with_columns(
-        text_list(c) for c in ("aliases", "sectors", "labels", "recognitions", "quality_flags")
+        text_list(c)
+        for c in (
+            "aliases",
+            "sectors",
+            "labels",
+            "recognitions",
+            "quality_flags",
+            "technology_fields",
+            "s3_priorities",
+            "ecosystems",
+            "partnerships",
+        )
     )
-    frame = apply_lookup(frame, sources, "labels", "labels")
+    for column in ("labels", "sectors", "ecosystems", "partnerships"):
+        frame = apply_lookup(frame, sources, column, column)
     frame = frame.with_columns(
-        make_id(pl.col("source_id"), slug(pl.col("name"))).alias("cluster_id")
+        cluster_id().alias("cluster_id"),
+        pl.col("website")
+        .str.extract(r"^https?://([^/:?#]+)", 1)
+        .str.to_lowercase()
+        .str.replace(r"^www\.", "")
+        .alias("website_domain"),
     )
     return Cleaned(frame.select(model_columns("clusters")), empty_quarantine())
+
+
+def cluster_id(name_col: str = "name") -> pl.Expr:
+    """<source_id>:<slug of the cluster's name as the source writes it>."""
+    return make_id(pl.col("source_id"), slug(pl.col(name_col)))
+
+
+def clean_recognitions(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
+    """Recognitions: linked to the same source's cluster row by its name; strict dates."""
+    frame = raw.with_columns(
+        text(c)
+        for c in ("cluster_name", "kind", "name", "level", "awarded_by", "evidence", "evidence_url")
+    ).with_columns(text_list("quality_flags"))
+    frame = apply_lookup(frame, sources, "level", "levels")
+    first_date = pl.coalesce("valid_from", "as_of", pl.col("year").cast(pl.Utf8), "valid_to")
+    frame = frame.with_columns(cluster_id("cluster_name").alias("cluster_id")).with_columns(
+        make_id(
+            pl.col("cluster_id"),
+            slug(
+                pl.concat_str(
+                    ["kind", "name", pl.col("level").fill_null(""), first_date],
+                    separator=" ",
+                    ignore_nulls=True,
+                )
+            ),
+        ).alias("recognition_id")
+    )
+    cleaned = parse_dates(
+        frame, ["valid_from", "valid_to", "as_of"], entity="recognitions", key="recognition_id"
+    )
+    return Cleaned(cleaned.frame.select(model_columns("recognitions")), cleaned.rejected)
 
 
 def next_deadline(today: dt.date) -> pl.Expr:
@@ -273,9 +333,17 @@ def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.dat
             "call_type",
             "description",
             "url",
+            "country",
         )
     ).with_columns(
-        text_list(c) for c in ("deadline_dates", "eligible_applicants", "topics", "quality_flags")
+        text_list(c)
+        for c in (
+            "deadline_dates",
+            "eligible_applicants",
+            "topics",
+            "quality_flags",
+            "document_urls",
+        )
     )
     frame = apply_lookup(frame, sources, "programme", "programmes")
     frame = apply_lookup(frame, sources, "call_type", "call_types")

@@ -10,11 +10,13 @@ from schemas.documents import DocumentRecord
 from schemas.organisations import OrganisationRecord
 from schemas.participants import ParticipantRecord
 from schemas.projects import ProjectRecord
+from schemas.recognitions import RecognitionRecord
 from schemas.sources import SourceRecord
 
 # Entity tables, in load order; the spiders yield records for these.
 ENTITY_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "clusters": ClusterRecord,
+    "recognitions": RecognitionRecord,
     "organisations": OrganisationRecord,
     "calls": CallRecord,
     "projects": ProjectRecord,
@@ -52,6 +54,7 @@ __all__ = [
     "OrganisationRecord",
     "ParticipantRecord",
     "ProjectRecord",
+    "RecognitionRecord",
     "SourceRecord",
     "TABLE_MODELS",
     "references",

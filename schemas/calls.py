@@ -5,7 +5,7 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from schemas.common import NON_BLANK, URL_PATTERN, Provenance
+from schemas.common import NON_BLANK, URL_PATTERN, Provenance, country_field
 from schemas.vocab import CALL_STATUSES, CALL_TYPES
 
 
@@ -64,6 +64,14 @@ class CallRecord(Provenance):
         nullable=True, description="Summary of the call as published", metadata={"fts": True}
     )
     url: str = pa.Field(nullable=True, str_matches=URL_PATTERN, description="Page of the call")
+    country: str = country_field(
+        "Country of a national or regional call (ISO 3166-1 alpha-2); NULL for EU-wide calls"
+    )
+    document_urls: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="The call's documents (notice, annexes), as URLs (JSON array)",
+        metadata={"json": True},
+    )
 
     @pa.check("deadline_dates", name="iso_dates")
     def iso_dates(cls, data) -> pl.LazyFrame:
@@ -80,6 +88,9 @@ class CallRecord(Provenance):
         strict = True
         metadata = {
             "table": "calls",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort_desc": "deadline_date",
+            "label_column": "title",
             "primary_key": "call_id",
             "title": "Calls",
             "description": "Calls for proposals and expressions of interest aimed at clusters, "

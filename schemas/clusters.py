@@ -52,11 +52,59 @@ class ClusterRecord(Provenance):
         str_matches=URL_PATTERN,
         description="Profile on the European Cluster Collaboration Platform",
     )
+    website_domain: str = pa.Field(
+        nullable=True,
+        description="Domain of the website without 'www.' (derived; a key to link sources)",
+    )
+    registry_id: str = pa.Field(
+        nullable=True,
+        description="The cluster's entry in a national registry or legal act, where the "
+        "source gives one",
+    )
+    description: str = pa.Field(
+        nullable=True, description="Description as published", metadata={"fts": True}
+    )
+    founded_year: int = pa.Field(
+        nullable=True, ge=1800, le=2100, description="Year the cluster organisation was founded"
+    )
+    technology_fields: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Technology fields as published (JSON array)",
+        metadata={"json": True},
+    )
+    s3_priorities: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="Smart-specialisation (S3) priority areas as published (JSON array)",
+        metadata={"json": True},
+    )
+    ecosystems: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="EU industrial ecosystems, normalised by the source's lookups; unknown "
+        "values kept as published (JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
+    members_total: int = pa.Field(nullable=True, ge=0, description="Number of members")
+    members_smes: int = pa.Field(nullable=True, ge=0, description="Members that are SMEs")
+    members_large: int = pa.Field(
+        nullable=True, ge=0, description="Members that are large companies"
+    )
+    members_research: int = pa.Field(
+        nullable=True, ge=0, description="Members that are research organisations"
+    )
+    partnerships: pl.List(pl.Utf8) = pa.Field(
+        nullable=True,
+        description="European partnerships the cluster belongs to, e.g. ESCP-4i, Euroclusters "
+        "(JSON array)",
+        metadata={"json": True, "facet_array": True},
+    )
 
     class Config:
         strict = True
         metadata = {
             "table": "clusters",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort": "name",
+            "label_column": "name",
             "primary_key": "cluster_id",
             "title": "Cluster organisations",
             "description": "Cluster organisations, one row per cluster and source, with the "

@@ -33,6 +33,9 @@ class DocumentRecord(pa.DataFrameModel):
         strict = True
         metadata = {
             "table": "documents",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort_desc": "fetched_at",
+            "label_column": "url",
             "primary_key": "document_sha256",
             "title": "Documents",
             "description": "The raw responses the rows were read from, by SHA-256.",

@@ -34,6 +34,9 @@ class OrganisationRecord(Provenance):
         strict = True
         metadata = {
             "table": "organisations",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort": "name",
+            "label_column": "name",
             "primary_key": "organisation_id",
             "title": "Organisations",
             "description": "Organisations named as lead organisations or participants of "

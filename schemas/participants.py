@@ -46,6 +46,9 @@ class ParticipantRecord(Provenance):
         strict = True
         metadata = {
             "table": "participants",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort": "project_id",
+            "label_column": "name_as_published",
             "primary_key": "participant_id",
             "title": "Participants",
             "description": "Organisations taking part in projects, with their roles.",

@@ -115,6 +115,9 @@ class ProjectRecord(Provenance):
         strict = True
         metadata = {
             "table": "projects",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort_desc": "eu_contribution_eur",
+            "label_column": "title",
             "primary_key": "project_id",
             "title": "Projects",
             "description": "Funded projects and operations, with programme, funds, amounts "

@@ -47,6 +47,9 @@ class SourceRecord(pa.DataFrameModel):
         strict = True
         metadata = {
             "table": "sources",
+            # Datasette: the default order of the table page, and the column naming a row.
+            "sort": "source_id",
+            "label_column": "title",
             "primary_key": "source_id",
             "title": "Sources",
             "description": "Where the data comes from: one row per source, with its licence "

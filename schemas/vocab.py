@@ -25,6 +25,10 @@ CALL_TYPES = (
 # EU funds by their English acronyms; sources' own acronyms are mapped to these by the lookups.
 FUNDS = ("ERDF", "ESF", "ESF+", "CF", "JTF", "EAFRD", "EMFF", "EMFAF", "RRF", "IPA", "NDICI")
 
+RECOGNITION_KINDS = ("label", "recognition")
+
+LABEL_LEVELS = ("Bronze", "Silver", "Gold")
+
 CADENCES = ("daily", "weekly", "monthly", "yearly")
 
-ENTITY_KINDS = ("clusters", "organisations", "calls", "projects", "participants")
+ENTITY_KINDS = ("clusters", "recognitions", "organisations", "calls", "projects", "participants")

@@ -18,6 +18,7 @@ from scrapers.items import (
     FileItem,
     ParticipantItem,
     ProjectItem,
+    RecognitionItem,
 )
 from scrapers.registry import SourceSpec, get_source
 from scrapers.replay import FETCHED_AT_HEADER, RECONSTRUCTED_HEADER, utc_now
@@ -112,6 +113,10 @@ class SourceSpider(scrapy.Spider):
 
     def cluster_item(self, response: Response, **fields: Any) -> ClusterItem:
         return ClusterItem(entity="clusters", **self.provenance(response), **fields)
+
+    def recognition_item(self, response: Response, **fields: Any) -> RecognitionItem:
+        """A dated label or recognition of a cluster this source also yields (by its name)."""
+        return RecognitionItem(entity="recognitions", **self.provenance(response), **fields)
 
     def save_file(self, response: Response, name: str, meta: dict[str, Any]) -> FileItem:
         """Keep a bulk download beside the run (for the module's parse_file) and describe it."""

@@ -39,6 +39,32 @@ class ClusterItem(SourcedItem):
     labels = _f(LIST)
     recognitions = _f(LIST)
     eccp_url = _f()
+    registry_id = _f()
+    description = _f()
+    founded_year = _f(INT)
+    technology_fields = _f(LIST)
+    s3_priorities = _f(LIST)
+    ecosystems = _f(LIST)
+    members_total = _f(INT)
+    members_smes = _f(INT)
+    members_large = _f(INT)
+    members_research = _f(INT)
+    partnerships = _f(LIST)
+
+
+class RecognitionItem(SourcedItem):
+    # The cluster is named as the same source's cluster row names it (its `name`).
+    cluster_name = _f()
+    kind = _f()
+    name = _f()
+    level = _f()
+    awarded_by = _f()
+    valid_from = _f(DATE)
+    valid_to = _f(DATE)
+    as_of = _f(DATE)
+    year = _f(INT)
+    evidence = _f()
+    evidence_url = _f()
 
 
 class CallItem(SourcedItem):
@@ -55,6 +81,8 @@ class CallItem(SourcedItem):
     topics = _f(LIST)
     description = _f()
     url = _f()
+    country = _f()
+    document_urls = _f(LIST)
 
 
 class ProjectItem(SourcedItem):
@@ -131,6 +159,7 @@ class FileItem(scrapy.Item):
 # Raw entity name -> item class; spiders set `entity` to the key.
 RAW_ITEMS: dict[str, type[scrapy.Item]] = {
     "clusters": ClusterItem,
+    "recognitions": RecognitionItem,
     "calls": CallItem,
     "projects": ProjectItem,
     "participants": ParticipantItem,

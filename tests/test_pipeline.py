@@ -19,11 +19,12 @@ from tests.conftest import run_refresh
 ROOT = Path(__file__).resolve().parents[1]
 
 ASSET_KEYS = sorted(
-    [f"raw/{e}" for e in ("calls", "clusters", "documents", "participants", "projects")]
+    [f"raw/{e}" for e in ("calls", "clusters", "documents", "participants", "projects",
+                          "recognitions")]
     + [f"clean/{e}" for e in ("calls", "clusters", "documents", "organisations", "participants",
-                              "projects")]
+                              "projects", "recognitions")]
     + [f"validated/{e}" for e in ("calls", "clusters", "documents", "organisations",
-                                  "participants", "projects")]
+                                  "participants", "projects", "recognitions")]
     + ["warehouse/clusterdata", "published/clusterdata"]
 )
 
@@ -45,7 +46,7 @@ def test_definitions_load_with_no_environment():
     assert got["jobs"] == ["refresh"]
     assert got["schedules"] == ["refresh_daily", "refresh_monthly", "refresh_weekly",
                                 "refresh_yearly"]
-    assert got["checks"] == 6 + 5  # conservation per validated entity, bounds per entity
+    assert got["checks"] == 7 + 6  # conservation per validated entity, bounds per entity
 
 
 def rows(db: Path, sql: str, *params) -> list[dict]:
@@ -180,8 +181,11 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
     assert ("website", "not a url") in by_check
     counts = conservation(layout, report.run_id, "clusters")
     assert counts["pt_iapmei_clusters"] == {"input": 18, "valid": 16, "quarantined": 2}
+    # Their recognitions (each of the two has two) follow them into quarantine as orphans.
+    orphans = q.filter((q["entity"] == "recognitions") & (q["check"] == "parent_in_clusters"))
+    assert orphans.height == 4
     (src,) = rows(db, "SELECT * FROM sources WHERE source_id = 'pt_iapmei_clusters'")
-    assert (src["last_status"], src["rows_quarantined"]) == ("partial", 2)
+    assert (src["last_status"], src["rows_quarantined"]) == ("partial", 2 + 4)
 
 
 def test_conservation_check_fails_when_a_row_vanishes(refreshed, tmp_path):

@@ -119,6 +119,15 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
             **provenance("pt_iapmei_clusters"),
         },
     ]
+    recognitions = [
+        {"recognition_id": f"{CLUSTER_ACORES}:label-gold-2024", "cluster_id": CLUSTER_ACORES,
+         "kind": "label", "name": "Cluster Management Excellence Label", "level": "Gold",
+         "awarded_by": "EUCLES", "valid_from": dt.date(2024, 7, 1),
+         "valid_to": dt.date(2026, 6, 30), **provenance("pt_iapmei_clusters")},
+        {"recognition_id": f"{CLUSTER_MOBINOV}:recognition-2020", "cluster_id": CLUSTER_MOBINOV,
+         "kind": "recognition", "name": "Competitiveness Cluster", "awarded_by": "IAPMEI",
+         "as_of": dt.date(2020, 7, 30), **provenance("pt_iapmei_clusters")},
+    ]  # fmt: skip
     p2020 = provenance("pt_portugal2020_projects")
     organisations = [
         {"organisation_id": "org:cca", "name": "Cluster Competitividade Açores",
@@ -173,6 +182,7 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
         "sources": sources,
         "documents": documents,
         "clusters": clusters,
+        "recognitions": recognitions,
         "organisations": organisations,
         "projects": projects,
         "participants": participants,
@@ -281,6 +291,7 @@ def test_report_counts_rows_fts_and_indexes(tmp_path: Path) -> None:
         "sources": 3,
         "documents": 3,
         "clusters": 2,
+        "recognitions": 2,
         "organisations": 3,
         "projects": 3,
         "participants": 4,

@@ -29,6 +29,7 @@ LOAD_ORDER: tuple[str, ...] = (
     "sources",
     "documents",
     "clusters",
+    "recognitions",
     "organisations",
     "projects",
     "participants",

@@ -28,27 +28,6 @@ SOURCE_URL = f"/{DATABASE_NAME}/sources"
 SOURCE_KEYS = ("source_id", "title", "publisher", "homepage", "licence")
 QUERIES_PATH = Path(__file__).with_name("queries.yml")
 
-# How a table's rows are best listed by default: the money, the deadline, the latest fetch.
-SORT: dict[str, tuple[str, str]] = {
-    "projects": ("sort_desc", "eu_contribution_eur"),
-    "calls": ("sort_desc", "deadline_date"),
-    "documents": ("sort_desc", "fetched_at"),
-    "clusters": ("sort", "name"),
-    "organisations": ("sort", "name"),
-    "participants": ("sort", "project_id"),
-    "sources": ("sort", "source_id"),
-}
-# The column that names a row, shown in place of its id wherever another table links to it.
-LABEL_COLUMNS: dict[str, str] = {
-    "clusters": "name",
-    "organisations": "name",
-    "projects": "title",
-    "calls": "title",
-    "participants": "name_as_published",
-    "sources": "title",
-    "documents": "url",
-}
-
 SETTINGS: dict[str, object] = {
     # Suggested facets run extra queries on every table page; the useful facets are configured.
     "suggest_facets": False,
@@ -102,15 +81,15 @@ def _table_metadata(table: str) -> dict:
         "title": meta["title"],
         "description": meta["description"],
         "columns": {c.name: c.description for c in columns},
-        "label_column": LABEL_COLUMNS[table],
+        "label_column": meta["label_column"],
     }
     facets: list = [c.name for c in columns if c.facet]
     facets += [{"array": c.name} for c in columns if c.facet_array]
     if facets:
         table_metadata["facets"] = facets
-    if table in SORT:
-        key, column = SORT[table]
-        table_metadata[key] = column
+    for key in ("sort", "sort_desc"):
+        if key in meta:
+            table_metadata[key] = meta[key]
     if any(c.fts for c in columns):
         table_metadata["fts_table"] = fts_table_name(table)
         table_metadata["fts_pk"] = "rowid"

@@ -165,9 +165,7 @@ def parse_amount(text: str) -> ParsedAmount:
                 if token in other:
                     return ParsedAmount(None, f"amount_not_eur: {cleaned!r}")
                 if token not in eur and token not in connectors:
-                    return ParsedAmount(
-                        None, f"amount_unexpected_text: {token!r} in {cleaned!r}"
-                    )
+                    return ParsedAmount(None, f"amount_unexpected_text: {token!r} in {cleaned!r}")
                 i += 1
 
     value, flag = _read_number(number.group())

@@ -52,9 +52,7 @@ def _pattern(lang: str | None) -> re.Pattern[str]:
         r"(?:de\s+)?(?P<a_y>\d{4})(?:\s*r\.)?"
     )
     month_first = rf"(?P<b_m>{months})\.?\s+(?P<b_d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<b_y>\d{{4}})"
-    return re.compile(
-        rf"(?<![\w.,-])(?:{iso}|{numeric}|{day_first}|{month_first})(?![\w-]|\.\d)"
-    )
+    return re.compile(rf"(?<![\w.,-])(?:{iso}|{numeric}|{day_first}|{month_first})(?![\w-]|\.\d)")
 
 
 def _to_date(match: re.Match[str], lang: str | None) -> dt.date | None:

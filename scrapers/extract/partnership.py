@@ -79,8 +79,11 @@ def country_of(place: str | None) -> str | None:
 
 
 def _participant(
-    name: str, role: str | None = None, role_as_published: str | None = None,
-    country: str | None = None, work_packages_led: list[str] | None = None,
+    name: str,
+    role: str | None = None,
+    role_as_published: str | None = None,
+    country: str | None = None,
+    work_packages_led: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -129,7 +132,8 @@ def _section_headings() -> dict[str, str]:
 def _partner_section(root: lxml.html.HtmlElement) -> list[dict[str, Any]] | None:
     """Participants listed under a partner heading, or None when the page has no such section."""
     sections = [
-        h for h in root.iter("h1", "h2", "h3", "h4", "h5", "h6")
+        h
+        for h in root.iter("h1", "h2", "h3", "h4", "h5", "h6")
         if fold(h.text_content()) in _section_headings()
     ]
     if not sections:
@@ -149,13 +153,15 @@ def _partner_section(root: lxml.html.HtmlElement) -> list[dict[str, Any]] | None
             country = country_of(place["inner"]) if place else None
             if place and country:
                 name = name[: place.start()].strip()
-            participants.append(_participant(
-                name=name,
-                role=(role_of(role_text) if role_text else None) or default_role,
-                role_as_published=role_text,
-                country=country,
-                work_packages_led=work_packages_led(role_text or ""),
-            ))
+            participants.append(
+                _participant(
+                    name=name,
+                    role=(role_of(role_text) if role_text else None) or default_role,
+                    role_as_published=role_text,
+                    country=country,
+                    work_packages_led=work_packages_led(role_text or ""),
+                )
+            )
     return participants
 
 
@@ -216,9 +222,11 @@ def _prose_actors(
     network_words = {fold(w) for w in spec["network_words"]}
     for m in _PAREN.finditer(text):
         inner = m["inner"]
-        if inner[0].isupper() and country_of(inner) is None and words_before(
-            m.start(), spec["project_window"]
-        ) & project_words:
+        if (
+            inner[0].isupper()
+            and country_of(inner) is None
+            and words_before(m.start(), spec["project_window"]) & project_words
+        ):
             mentioned.append((m.start(), {"name": inner, "kind": "project"}))
             taken.append(m.span())
     for m in _QUOTED.finditer(text):
@@ -303,8 +311,9 @@ def parse_partnership_page(html: str | bytes, url: str) -> dict[str, Any]:
     else:
         record["participants"], record["mentioned"] = _prose_actors(text, record["acronym"])
 
-    leads = [p["name"] for p in record["participants"]
-             if p["role"] in ("coordinator", "lead_partner")]
+    leads = [
+        p["name"] for p in record["participants"] if p["role"] in ("coordinator", "lead_partner")
+    ]
     record["lead_organisation"] = leads[0] if len(leads) == 1 else None
 
     stated = _stated_count(text)

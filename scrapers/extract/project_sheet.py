@@ -153,8 +153,14 @@ def parse_project_sheet(html: str | bytes, url: str) -> dict[str, Any]:
             return None
         return rows[0] if rows else None
 
-    for field in ("title", "acronym", "reference", "lead_organisation", "operation_type",
-                  "description"):
+    for field in (
+        "title",
+        "acronym",
+        "reference",
+        "lead_organisation",
+        "operation_type",
+        "description",
+    ):
         row = single(field)
         record[field] = row[1] if row else None
 
