@@ -211,7 +211,8 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     """The canned queries, with their parameters, on the database the demo serves."""
     from warehouse.metadata import load_queries
 
-    params = {"cluster_id": "", "name": "TICE", "days": "30", "fund": "", "country": ""}
+    params = {"cluster_id": "", "name": "TICE", "days": "30", "fund": "", "country": "",
+              "year": "2024", "level": ""}
     conn = sqlite3.connect(published_db)
     try:
         results = {}

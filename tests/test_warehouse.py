@@ -177,6 +177,9 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
          "deadline_date": TODAY - day, "status": "closed", **sedia},
         {"call_id": "c:forthcoming", "title": "Resilience", "opening_date": TODAY + day,
          "deadline_date": TODAY + 5 * day, "status": "forthcoming", **sedia},
+        {"call_id": "c:pt-open", "title": "Clusters de Competitividade", "country": "PT",
+         "opening_date": TODAY - day, "deadline_date": TODAY + 100 * day, "status": "open",
+         **sedia},
     ]  # fmt: skip
     rows = {
         "sources": sources,
@@ -295,7 +298,7 @@ def test_report_counts_rows_fts_and_indexes(tmp_path: Path) -> None:
         "organisations": 3,
         "projects": 3,
         "participants": 4,
-        "calls": 4,
+        "calls": 5,
     }
     assert report["fts_tables"]["projects"] == "projects_fts"
     assert "idx_participants_organisation_id" in report["indexes"]
@@ -488,6 +491,24 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
     "cluster_support_projects": [
         ({"country": "PT"}, [{"project_id": "p:1", "eu_contribution_eur": 85000.0}]),
         ({}, [{"project_id": "p:1"}, {"project_id": "p:3", "country": "ES"}]),
+    ],
+    "clusters_by_country_and_label": [
+        ({}, [{"country": "PT", "label": "Gold", "clusters": 1},
+              {"country": "PT", "label": "none stated", "clusters": 1}]),
+    ],
+    "clusters_with_label_in_year": [
+        ({"year": "2024", "level": "gold"}, [{"cluster_id": CLUSTER_ACORES, "level": "Gold"}]),
+        ({"year": "2026"}, [{"cluster_id": CLUSTER_ACORES}]),
+        ({"year": "2023"}, []),
+        ({"year": "2024", "level": "Silver"}, []),
+    ],
+    "portuguese_clusters_and_recognitions": [
+        ({}, [{"cluster_id": CLUSTER_ACORES, "kind": "label", "level": "Gold"},
+              {"cluster_id": CLUSTER_MOBINOV, "recognition": "Competitiveness Cluster"}]),
+    ],
+    "open_national_calls": [
+        ({}, [{"call_id": "c:pt-open", "days_left": 100}]),
+        ({"country": "es"}, []),
     ],
     "clusters_by_recognition": [
         (
