@@ -28,21 +28,15 @@ from pipelines.quarantine import (
 )
 from pipelines.raw import ROW_ENTITIES, empty_raw, read_run
 from pipelines.validate import PARENTS, drop_orphans, validate_entity
-from schemas import ENTITY_MODELS, TABLE_MODELS
+from schemas import ENTITY_MODELS, TABLE_MODELS, load_order
 from scrapers.registry import load_registry
 
 REGISTRY = load_registry()
 SOURCE_PARTITIONS = dg.StaticPartitionsDefinition(list(REGISTRY))
 RAW_ENTITIES = ROW_ENTITIES  # clusters, calls, projects, participants, documents
-VALIDATED_ENTITIES = [
-    "documents",
-    "clusters",
-    "recognitions",
-    "organisations",
-    "projects",
-    "participants",
-    "calls",
-]
+# Parents before children, so orphan checks see their parents validated (sources come from the
+# registry, not from crawls).
+VALIDATED_ENTITIES = [t for t in load_order() if t != "sources"]
 
 
 class ClusterdataConfig(dg.ConfigurableResource):

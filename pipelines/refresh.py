@@ -67,34 +67,30 @@ def materialize_all(
     sources = [s for s in REGISTRY if layout.latest_raw(s) is not None]
     if not sources:
         raise PipelineFailed("no crawl output in " + str(layout.raw) + "; run a crawl first")
-    for source_id in sources:
-        on_step(f"raw/{source_id}")
+
+    def run(assets: list, **kwargs) -> dg.ExecuteInProcessResult:
         result = dg.materialize(
-            [raw_records],
-            partition_key=source_id,
+            assets,
             resources=resources,
             instance=instance,
             run_config=QUIET,
             raise_on_error=False,
+            **kwargs,
         )
         if not result.success:
             raise PipelineFailed(_failure(result))
+        return result
+
+    for source_id in sources:
+        on_step(f"raw/{source_id}")
+        run([raw_records], partition_key=source_id)
     # Sources with no crawl output at all keep no stale staging from an earlier data dir.
     for source_id in set(REGISTRY) - set(sources):
         for stale in layout.staging.glob(f"raw/*/{source_id}.parquet"):
             stale.unlink()
     on_step("clean → validated → warehouse → published")
     downstream = dg.AssetSelection.all() - dg.AssetSelection.groups("raw")
-    result = dg.materialize(
-        [*all_assets, *checks],
-        selection=downstream,
-        resources=resources,
-        instance=instance,
-        run_config=QUIET,
-        raise_on_error=False,
-    )
-    if not result.success:
-        raise PipelineFailed(_failure(result))
+    result = run([*all_assets, *checks], selection=downstream)
     return MaterializeReport(sources, result.run_id)
 
 

@@ -46,6 +46,24 @@ def references(model: type[pa.DataFrameModel]) -> list[tuple[str, str]]:
     ]
 
 
+def load_order() -> tuple[str, ...]:
+    """Every table, each after the tables it references (from the models' `references`), ties
+    kept in TABLE_MODELS order: the order to validate and to load in."""
+    from graphlib import TopologicalSorter
+
+    graph = {
+        name: {t for _, t in references(model) if t != name} for name, model in TABLE_MODELS.items()
+    }
+    sorter = TopologicalSorter(graph)
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=list(TABLE_MODELS).index)
+        order.extend(ready)
+        sorter.done(*ready)
+    return tuple(order)
+
+
 __all__ = [
     "CallRecord",
     "ClusterRecord",
@@ -57,6 +75,7 @@ __all__ = [
     "RecognitionRecord",
     "SourceRecord",
     "TABLE_MODELS",
+    "load_order",
     "references",
     "table_meta",
 ]

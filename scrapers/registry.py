@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,16 @@ def load_source(path: Path) -> SourceSpec:
 def load_registry(directory: Path = SOURCES_DIR) -> dict[str, SourceSpec]:
     """Every source, by slug, in slug order."""
     return {p.stem: load_source(p) for p in sorted(directory.glob("*.yml"))}
+
+
+@cache
+def source_config(source_id: str, directory: Path = SOURCES_DIR) -> dict[str, Any]:
+    """The whole YAML of a source, for the keys only its own spider reads (a query, URL
+    templates, column lists): sources are data, so a spider's settings live there too."""
+    path = directory / f"{source_id}.yml"
+    if not path.is_file():
+        raise RegistryError(f"no YAML for source {source_id!r} in {directory}")
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def get_source(source_id: str, directory: Path = SOURCES_DIR) -> SourceSpec:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
-from schemas import TABLE_MODELS
+from schemas import TABLE_MODELS, load_order
 from warehouse.ddl import (
     ColumnSpec,
     create_table_sql,
@@ -25,16 +25,7 @@ from warehouse.ddl import (
 
 # Referenced tables before the tables that reference them, so a reader of the load log (and any
 # connection with foreign_keys=ON) never sees a dangling reference.
-LOAD_ORDER: tuple[str, ...] = (
-    "sources",
-    "documents",
-    "clusters",
-    "recognitions",
-    "organisations",
-    "projects",
-    "participants",
-    "calls",
-)
+LOAD_ORDER: tuple[str, ...] = load_order()
 
 # remove_diacritics 2 also folds code points that decompose into several diacritics, so
 # "acores" finds "Açores" and "Competitividade" finds "COMPETITIVIDADE".

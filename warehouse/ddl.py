@@ -14,6 +14,7 @@ from schemas.common import Provenance
 # Provenance columns close every entity row: the data first, where it came from last.
 PROVENANCE_COLUMNS: tuple[str, ...] = tuple(Provenance.to_schema().columns)
 
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One column of a table, as the model declares it, with its SQLite storage."""

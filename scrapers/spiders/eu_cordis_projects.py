@@ -16,12 +16,11 @@ from typing import Any
 
 import polars as pl
 import scrapy
-import yaml
 from scrapy.http import Response
 
 from scrapers.base import SourceSpider
 from scrapers.bulk import BulkFileError, sniff, to_raw_frame
-from scrapers.registry import SOURCES_DIR, get_source
+from scrapers.registry import get_source, source_config
 
 SOURCE_ID = "eu_cordis_projects"
 
@@ -52,8 +51,7 @@ _PIC = r"^\d{9}$"
 
 def downloads() -> dict[str, dict[str, str]]:
     """The YAML's `downloads`: start URL -> {file, programme} (a key the registry ignores)."""
-    raw = yaml.safe_load((SOURCES_DIR / f"{SOURCE_ID}.yml").read_text(encoding="utf-8"))
-    return raw["downloads"]
+    return source_config(SOURCE_ID)["downloads"]
 
 
 class CordisProjectsSpider(SourceSpider):

@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 import scrapy
-import yaml
 from babel import Locale
 from scrapy.http import Response
 from twisted.python.failure import Failure
@@ -19,7 +18,7 @@ from twisted.python.failure import Failure
 from schemas.vocab import COUNTRIES
 from scrapers.base import SourceSpider
 from scrapers.bulk import BulkFileError, sniff, to_raw_frame
-from scrapers.registry import SOURCES_DIR
+from scrapers.registry import source_config
 
 SOURCE_ID = "eu_fts_commitments"
 
@@ -33,7 +32,7 @@ PROGRAMME_PREFIX = r"^\d+(\.\d+)*\s*[-–]\s*"
 @cache
 def fts_config() -> dict[str, Any]:
     """The source YAML, with the keys only this source reads (templates, columns, keywords)."""
-    return yaml.safe_load((SOURCES_DIR / f"{SOURCE_ID}.yml").read_text(encoding="utf-8"))
+    return source_config(SOURCE_ID)
 
 
 def year_of(url: str, template: str) -> int:

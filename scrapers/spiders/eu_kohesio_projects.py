@@ -16,17 +16,15 @@ from typing import Any
 
 import polars as pl
 import scrapy
-import yaml
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from scrapers.base import SourceSpider
 from scrapers.bulk import BulkFileError, sniff, to_raw_frame
 from scrapers.items import DocumentItem, FileItem
-from scrapers.registry import SOURCES_DIR, get_source
+from scrapers.registry import get_source, source_config
 
 SOURCE_ID = "eu_kohesio_projects"
-CONFIG_PATH = SOURCES_DIR / f"{SOURCE_ID}.yml"
 
 # Operation_Unique_Identifier / Beneficiary_Unique_Identifier: one Wikibase entity URL.
 ENTITY_URL = r"^https?://linkedopendata\.eu/entity/(Q[0-9]+)$"
@@ -44,7 +42,7 @@ RATE_SCALES = {"percent": 100.0, "fraction": 1.0}
 @functools.cache
 def load_config() -> dict[str, Any]:
     """This source's YAML, with the keys only this module reads."""
-    return yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
+    return source_config(SOURCE_ID)
 
 
 def planned_downloads(config: dict[str, Any]) -> list[tuple[str, str, str]]:

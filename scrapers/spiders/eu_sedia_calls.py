@@ -19,14 +19,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import scrapy
-import yaml
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from scrapers.base import SourceSpider
 from scrapers.extract.errors import UnreadableDocument
 from scrapers.extract.text import normalise_space, visible_lines
-from scrapers.registry import SOURCES_DIR
+from scrapers.registry import source_config
 
 SOURCE_ID = "eu_sedia_calls"
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -47,8 +46,7 @@ class SediaFormatError(ValueError):
 @cache
 def query_config(source_id: str = SOURCE_ID) -> dict[str, Any]:
     """The `query` block of the source YAML (not a SourceSpec key, so read here)."""
-    raw = yaml.safe_load((SOURCES_DIR / f"{source_id}.yml").read_text(encoding="utf-8"))
-    return raw["query"]
+    return source_config(source_id)["query"]
 
 
 # --- the request -----------------------------------------------------------------------------
