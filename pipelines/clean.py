@@ -420,14 +420,26 @@ def derive_organisations(
     )
     keys = pl.concat(
         [
-            clusters.select("cluster_id", cluster_match_key(pl.col("name")).alias("key")),
+            clusters.select(
+                "cluster_id", "source_id", cluster_match_key(pl.col("name")).alias("key")
+            ),
             clusters.filter(pl.col("acronym").is_not_null()).select(
-                "cluster_id", cluster_match_key(pl.col("acronym")).alias("key")
+                "cluster_id", "source_id", cluster_match_key(pl.col("acronym")).alias("key")
             ),
         ]
     ).unique()
-    # A key shared by two clusters is ambiguous: no link rather than a guess.
-    unique_keys = keys.filter(pl.col("key").count().over("key") == 1)
+    # A key shared by two clusters of ONE source is ambiguous: no link rather than a guess.
+    # The same key in several sources is the same cluster seen by each: link to the row of the
+    # preferred source (the YAML's link_priority, then source_id).
+    priority = {s: spec.link_priority for s, spec in (sources or {}).items()}
+    ambiguous = keys.filter(pl.col("cluster_id").n_unique().over("key", "source_id") > 1)["key"]
+    unique_keys = (
+        keys.filter(~pl.col("key").is_in(ambiguous.unique().to_list()))
+        .with_columns(pl.col("source_id").replace_strict(priority, default=100).alias("rank"))
+        .sort("rank", "source_id")
+        .unique("key", keep="first", maintain_order=True)
+        .select("cluster_id", "key")
+    )
     orgs = (
         orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
         .join(unique_keys, on="key", how="left")

@@ -53,6 +53,9 @@ class SourceSpec:
     expected_rows: dict[str, RowBounds] = field(default_factory=dict)
     lookups: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: str | None = None
+    # When several sources list the same cluster, organisations link to the one whose source
+    # has the lowest priority number (ties: source_id order).
+    link_priority: int = 100
 
     def lookup(self, table: str) -> dict[str, str]:
         """Value fixes for one vocabulary, e.g. 'programmes' -> {'P2020': 'Portugal 2020'}."""
@@ -101,6 +104,7 @@ def load_source(path: Path) -> SourceSpec:
         expected_rows=_bounds(source_id, raw.get("expected_rows")),
         lookups={k: dict(v) for k, v in (raw.get("lookups") or {}).items()},
         notes=raw.get("notes"),
+        link_priority=int(raw.get("link_priority", 100)),
     )
 
 

@@ -122,6 +122,7 @@ def test_organisations_link_to_clusters_only_on_an_unambiguous_exact_key():
         "cluster_id": ["k:tice", "k:auto1", "k:auto2"],
         "name": ["TICE.PT Cluster", "Automotive Cluster", "Automotive"],
         "acronym": [None, None, None],
+        "source_id": ["pt_iapmei_clusters"] * 3,
     }, schema_overrides={"acronym": pl.Utf8})
     orgs = derive_organisations(projects, parts, clusters, REGISTRY).frame
     links = dict(zip(orgs["name"], orgs["cluster_id"], strict=True))
@@ -138,7 +139,8 @@ def test_organisation_ids_prefer_the_source_key_and_keep_pic():
         {"source_id": "eu_escp4i_projects", "project_title": "Q", "name_as_published": "ACME S.A.",
          "organisation_key": "999999999", "pic": "999999999", "role": "partner"},
     ])
-    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8})
+    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8,
+                                    "source_id": pl.Utf8})
     orgs = derive_organisations(raw("projects", []), parts, clusters, REGISTRY).frame
     assert orgs["organisation_id"].to_list() == ["eu_escp4i_projects:999999999"]
     assert orgs["pic"].to_list() == ["999999999"]

@@ -197,7 +197,8 @@ def test_clean_and_validate(raw):
 
 
 def test_organisations_one_per_pic(raw):
-    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8})
+    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8,
+                                    "source_id": pl.Utf8})
     orgs = derive_organisations(raw["projects"], raw["participants"], clusters)
     assert orgs.rejected.height == empty_quarantine().height
     checked = validate_entity("organisations", orgs.frame)
