@@ -29,6 +29,12 @@ class DocumentRecord(pa.DataFrameModel):
         metadata={"facet": True},
     )
 
+    synthetic: bool = pa.Field(
+        description="True when the recording holds invented test values (offline fixtures "
+        "for a source whose real payload we do not have): rows read from it are not facts",
+        metadata={"facet": True},
+    )
+
     class Config:
         strict = True
         metadata = {

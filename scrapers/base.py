@@ -21,7 +21,7 @@ from scrapers.items import (
     RecognitionItem,
 )
 from scrapers.registry import SourceSpec, get_source
-from scrapers.replay import FETCHED_AT_HEADER, RECONSTRUCTED_HEADER, utc_now
+from scrapers.replay import FETCHED_AT_HEADER, RECONSTRUCTED_HEADER, SYNTHETIC_HEADER, utc_now
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -70,6 +70,7 @@ class SourceSpider(scrapy.Spider):
             size_bytes=len(response.body),
             source_id=self.name,
             reconstructed=_header(response, RECONSTRUCTED_HEADER) == "1",
+            synthetic=_header(response, SYNTHETIC_HEADER) == "1",
         )
 
     def project_items(

@@ -140,6 +140,7 @@ class DocumentItem(scrapy.Item):
     size_bytes = _f(INT)
     source_id = _f()
     reconstructed = _f(BOOL)
+    synthetic = _f(BOOL)
 
 
 class FileItem(scrapy.Item):

@@ -29,6 +29,7 @@ from scrapy.responsetypes import responsetypes
 
 FETCHED_AT_HEADER = "X-Clusterdata-Fetched-At"
 RECONSTRUCTED_HEADER = "X-Clusterdata-Reconstructed"
+SYNTHETIC_HEADER = "X-Clusterdata-Synthetic"
 INDEX_NAME = "index.json"
 
 
@@ -55,6 +56,8 @@ class Recording:
     headers: dict[str, str]
     fetched_at: str
     reconstructed: bool
+    # Test data: the recording holds values invented to exercise a quirk, not published facts.
+    synthetic: bool = False
 
 
 def load_index(folder: Path) -> dict[str, Recording]:
@@ -75,6 +78,7 @@ def load_index(folder: Path) -> dict[str, Recording]:
             headers=dict(entry.get("headers") or {}),
             fetched_at=entry["fetched_at"],
             reconstructed=bool(entry.get("reconstructed", False)),
+            synthetic=bool(entry.get("synthetic", data.get("synthetic", False))),
         )
     return out
 
@@ -118,6 +122,7 @@ class ReplayMiddleware:
             **rec.headers,
             FETCHED_AT_HEADER: rec.fetched_at,
             RECONSTRUCTED_HEADER: "1" if rec.reconstructed else "0",
+            SYNTHETIC_HEADER: "1" if rec.synthetic else "0",
         }
         cls = responsetypes.from_args(headers=headers, url=rec.url, body=body)
         return cls(url=rec.url, status=rec.status, headers=headers, body=body, request=request)

@@ -259,3 +259,18 @@ def test_eu_amounts_reconcile(published_db):
         assert by_source.get(source, 0) > 0, source
     assert rows(published_db, "SELECT count(*) AS n FROM projects "
                               "WHERE cluster_support = 1 AND country = 'PT'")[0]["n"] >= 1
+
+
+def test_synthetic_recordings_are_marked_on_their_documents(published_db):
+    """Rows read from invented test recordings can be told from facts: their document says so."""
+    flags = {(r["source_id"], r["synthetic"]) for r in rows(
+        published_db, "SELECT DISTINCT source_id, synthetic FROM documents")}
+    assert ("eu_cordis_projects", 1) in flags and ("eu_cordis_projects", 0) not in flags
+    assert ("pt_ticept_projects", 0) in flags and ("pt_ticept_projects", 1) not in flags
+    real = rows(published_db, """
+        SELECT p.project_id FROM projects p JOIN documents d USING (document_sha256)
+        WHERE d.synthetic = 0 AND p.source_id = 'eu_kohesio_projects' ORDER BY 1""")
+    assert [r["project_id"] for r in real] == [
+        "eu_kohesio_projects:Q232171", "eu_kohesio_projects:Q232172",
+        "eu_kohesio_projects:Q232183",
+    ]

@@ -95,6 +95,7 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
             "size_bytes": 1234,
             "source_id": source_id,
             "reconstructed": source_id == "eu_sedia_calls",
+            "synthetic": False,
         }
         for source_id in SOURCES
     ]
