@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.layout import DataLayout
+from scrapers.crawl import EXIT_DEFERRED
 
 
 class CrawlFailed(RuntimeError):
-    """A crawl that did not finish cleanly; the message is one line, for a user."""
+    """A crawl that did not finish cleanly; the message is one line, for a user. `deferred`:
+    the server asked us to come back later (Retry-After above the cap), so the source is not
+    broken, only postponed."""
+
+    def __init__(self, message: str, deferred: bool = False):
+        super().__init__(message)
+        self.deferred = deferred
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,8 @@ class CrawlResult:
     out: Path
     items: int
     pages: int
+    # Pages kept out of the run because their text could not be decoded cleanly, with why.
+    quarantined_pages: tuple[str, ...] = ()
 
 
 def new_run_id() -> str:
@@ -61,6 +70,12 @@ def crawl_source(
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         reason = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
-        raise CrawlFailed(f"{reason} (log: {log})")
+        raise CrawlFailed(f"{reason} (log: {log})", deferred=proc.returncode == EXIT_DEFERRED)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    return CrawlResult(source_id, out, summary["items"], summary["pages"])
+    return CrawlResult(
+        source_id,
+        out,
+        summary["items"],
+        summary["pages"],
+        tuple(summary.get("quarantined_pages", ())),
+    )

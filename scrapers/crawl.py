@@ -21,7 +21,12 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from scrapers.middlewares import DEFERRED_STAT, QUARANTINED_LIST_STAT
 from scrapers.registry import RegistryError, get_source
+
+# Exit status of a source deferred by its server (Retry-After above the cap): not a failure of
+# the source, and not an empty one either.
+EXIT_DEFERRED = 3
 
 
 def crawl_settings(
@@ -39,6 +44,8 @@ def crawl_settings(
         settings.set("ROBOTSTXT_OBEY", False)
         settings.set("DOWNLOAD_DELAY", 0)
         settings.set("AUTOTHROTTLE_ENABLED", False)
+        # A recorded error answers the same every time: waiting between replays proves nothing.
+        settings.set("CLUSTERDATA_RETRY_BASE_DELAY", 0.0)
     if record:
         settings.set("CLUSTERDATA_RECORD_DIR", str(record))
     if log_file:
@@ -57,6 +64,8 @@ def files_dir(out: Path) -> Path:
 
 def failure_reason(stats: dict) -> str | None:
     """Why a finished crawl must not count as good, or None."""
+    if stats.get(DEFERRED_STAT):
+        return f"deferred: {stats[DEFERRED_STAT]}"
     if stats.get("clusterdata/unrecorded"):
         return f"offline: no recording for {stats['clusterdata/unrecorded_first']}"
     if stats.get("finish_reason") != "finished":
@@ -105,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         partial.unlink(missing_ok=True)
         shutil.rmtree(files_dir(partial), ignore_errors=True)
         print(f"error: {args.source_id}: {reason}", file=sys.stderr)
-        return 1
+        return EXIT_DEFERRED if stats.get(DEFERRED_STAT) else 1
     partial.replace(args.out)
     print(
         json.dumps(
@@ -113,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 "source_id": args.source_id,
                 "items": stats["item_scraped_count"],
                 "pages": stats.get("response_received_count", 0),
+                # Pages kept out because their text could not be decoded cleanly, with why.
+                "quarantined_pages": stats.get(QUARANTINED_LIST_STAT, []),
                 "out": str(args.out),
             }
         )

@@ -21,15 +21,32 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 30
+# PDFs get 64 MiB (scrapers.middlewares.SizeLimitMiddleware). The limit also bounds what a gzip
+# body may inflate to, so a compression bomb is cut off, not decompressed.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+# Scrapy does not check certificates unless asked.
+DOWNLOAD_VERIFY_CERTIFICATES = True
+REDIRECT_MAX_TIMES = 5
 RETRY_ENABLED = True
 RETRY_TIMES = 3
+# Retries wait base·2^(n-1) (halved, plus jitter up to the other half), or longer when the server
+# sends Retry-After; a Retry-After above the cap defers the source instead of hammering it.
+CLUSTERDATA_RETRY_BASE_DELAY = 2.0
+CLUSTERDATA_RETRY_MAX_DELAY = 60.0
+CLUSTERDATA_RETRY_AFTER_CAP = 120.0
 TELNETCONSOLE_ENABLED = False
+EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's retry fires at once and ignores Retry-After; ours backs off (same slot, 550).
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapers.middlewares.BackoffRetryMiddleware": 550,
+    "scrapers.middlewares.SizeLimitMiddleware": 560,
+    # Sees decoded text after decompression and before any spider reads it.
+    "scrapers.middlewares.CharsetGuardMiddleware": 570,
     # Nearest the downloader: offline, it answers every request from the recordings, so no
     # request ever reaches the network; live, it does nothing.
     "scrapers.replay.ReplayMiddleware": 990,
