@@ -26,7 +26,7 @@ from pipelines.quarantine import (
     read_quarantine,
     write_quarantine,
 )
-from pipelines.raw import ROW_ENTITIES, empty_raw, read_run
+from pipelines.raw import ROW_ENTITIES, RawDataError, empty_raw, read_run
 from pipelines.validate import PARENTS, drop_orphans, validate_entity
 from schemas import ENTITY_MODELS, TABLE_MODELS, load_order
 from scrapers.registry import load_registry
@@ -88,6 +88,11 @@ def _per_source_counts(frame: pl.DataFrame) -> dict[str, int]:
         for e in RAW_ENTITIES
     ],
     partitions_def=SOURCE_PARTITIONS,
+    # Only the live crawl is worth retrying: a site that was down may be back in a few minutes.
+    # Deferred sources, replay errors and parse errors fail with allow_retries=False.
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=300, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
 )
 def raw_records(
     context: dg.AssetExecutionContext, settings: ClusterdataConfig
@@ -104,11 +109,18 @@ def raw_records(
                 recordings=Path(settings.recordings_dir),
             )
         except CrawlFailed as exc:
-            raise dg.Failure(f"{source_id}: {exc}") from exc
+            retry = settings.crawl == "live" and not exc.deferred
+            raise dg.Failure(f"{source_id}: {exc}", allow_retries=retry) from exc
     path = layout.latest_raw(source_id)
     if path is None:
-        raise dg.Failure(f"{source_id}: no crawl output; run `clusterdata crawl {source_id}`")
-    frames = read_run(source_id, path)
+        raise dg.Failure(
+            f"{source_id}: no crawl output; run `clusterdata crawl {source_id}`",
+            allow_retries=False,
+        )
+    try:
+        frames = read_run(source_id, path)
+    except (RawDataError, pl.exceptions.PolarsError) as exc:  # it will not parse on a retry either
+        raise dg.Failure(f"{source_id}: {path.name}: {exc}", allow_retries=False) from exc
     for entity in RAW_ENTITIES:
         _write(frames[entity], layout.staged("raw", entity, source_id))
         yield dg.MaterializeResult(

@@ -17,6 +17,13 @@ from pipelines.assets import (
     all_assets,
     checks,
 )
+from pipelines.operations import (
+    AlertHook,
+    alert_on_failed_run,
+    freshness_job,
+    freshness_schedule,
+    published_is_fresh,
+)
 from schemas.vocab import CADENCES
 
 # When each cadence's schedule fires (UTC): nights, spread out so runs do not overlap.
@@ -56,13 +63,20 @@ schedules = [_cadence_schedule(c) for c in CADENCES]
 
 defs = dg.Definitions(
     assets=all_assets,
-    asset_checks=checks,
-    jobs=[refresh_job],
-    schedules=schedules,
+    asset_checks=[*checks, published_is_fresh],
+    jobs=[refresh_job, freshness_job],
+    schedules=[*schedules, freshness_schedule],
+    sensors=[alert_on_failed_run],
     resources={
         "settings": ClusterdataConfig(
             data_dir=os.environ.get("CLUSTERDATA_DATA_DIR", "data"),
             crawl=os.environ.get("CLUSTERDATA_CRAWL", "none"),
-        )
+        ),
+        # A failed scheduled run calls CLUSTERDATA_ALERT_COMMAND (message as last argument) or
+        # POSTs to CLUSTERDATA_ALERT_WEBHOOK; with neither, it logs an ERROR line.
+        "alerts": AlertHook(
+            command=os.environ.get("CLUSTERDATA_ALERT_COMMAND", ""),
+            webhook=os.environ.get("CLUSTERDATA_ALERT_WEBHOOK", ""),
+        ),
     },
 )

@@ -35,6 +35,7 @@ def test_definitions_load_with_no_environment():
         "g = defs.resolve_asset_graph();"
         "print(json.dumps({'assets': sorted(k.to_user_string() for k in g.get_all_asset_keys()),"
         "'jobs': [j.name for j in defs.jobs], 'schedules': sorted(s.name for s in defs.schedules),"
+        "'sensors': [s.name for s in defs.sensors],"
         "'checks': len(list(g.asset_check_keys))}))"
     )
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
@@ -43,10 +44,12 @@ def test_definitions_load_with_no_environment():
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["assets"] == ASSET_KEYS
-    assert got["jobs"] == ["refresh"]
-    assert got["schedules"] == ["refresh_daily", "refresh_monthly", "refresh_weekly",
-                                "refresh_yearly"]
-    assert got["checks"] == 7 + 6  # conservation per validated entity, bounds per entity
+    assert got["jobs"] == ["refresh", "freshness"]
+    assert got["schedules"] == ["check_freshness", "refresh_daily", "refresh_monthly",
+                                "refresh_weekly", "refresh_yearly"]
+    assert got["sensors"] == ["alert_on_failed_run"]
+    # conservation per validated entity, bounds per entity, freshness of the published data
+    assert got["checks"] == 7 + 6 + 1
 
 
 def rows(db: Path, sql: str, *params) -> list[dict]:
