@@ -23,7 +23,8 @@ CALL_TYPES = (
 )
 
 # EU funds by their English acronyms; sources' own acronyms are mapped to these by the lookups.
-FUNDS = ("ERDF", "ESF", "ESF+", "CF", "JTF", "EAFRD", "EMFF", "EMFAF", "RRF", "IPA", "NDICI")
+# ENI: the European Neighbourhood Instrument (2014-2020), co-funding e.g. the Danube programme.
+FUNDS = ("ERDF", "ESF", "ESF+", "CF", "JTF", "EAFRD", "EMFF", "EMFAF", "RRF", "IPA", "ENI", "NDICI")
 
 RECOGNITION_KINDS = ("label", "recognition")
 

@@ -83,6 +83,9 @@ def load_source(path: Path) -> SourceSpec:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path.name}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not raw.get("start_urls") and isinstance(raw.get("pages"), list):
+        # Generic page sources list `pages:` (url + optional kind/lang): those are the starts.
+        raw["start_urls"] = [p["url"] if isinstance(p, dict) else p for p in raw["pages"]]
     missing = [k for k in REQUIRED_KEYS if not raw.get(k)]
     if missing:
         raise RegistryError(f"{path.name}: missing {', '.join(missing)}")

@@ -8,6 +8,7 @@ from scrapers.extract.amounts import ParsedAmount, find_amount_spans, parse_amou
 from scrapers.extract.call_page import parse_call_announcement
 from scrapers.extract.cluster_list import UnmatchedName, match_names, parse_cluster_list_deck
 from scrapers.extract.dates import find_dates, parse_date
+from scrapers.extract.document import extract_document, read_document
 from scrapers.extract.errors import UnreadableDocument
 from scrapers.extract.partnership import parse_partnership_page
 from scrapers.extract.pdf import pdf_text
@@ -19,6 +20,7 @@ __all__ = [
     "UnmatchedName",
     "UnreadableDocument",
     "detect_language",
+    "extract_document",
     "find_amount_spans",
     "find_dates",
     "label_value_rows",
@@ -31,6 +33,7 @@ __all__ = [
     "parse_project_sheet",
     "parse_rate",
     "pdf_text",
+    "read_document",
     "split_list",
     "visible_lines",
 ]

@@ -179,6 +179,12 @@ def parse_amount(text: str) -> ParsedAmount:
 _RATE = re.compile(r"^(?P<number>\d{1,3}(?:[.,]\d+)?)\s*%$")
 
 
+def states_eur(text: str) -> bool:
+    """Whether a text names the euro (symbol or word), as a currency next to an amount does."""
+    _, eur, _, _ = _vocabulary()
+    return any(fold(t).rstrip(".") in eur for t in _TOKEN.findall(normalise_space(text)))
+
+
 def parse_rate(text: str) -> ParsedAmount:
     """Read a percentage ("50%", "85,00 %") as a 0..1 rate."""
     cleaned = normalise_space(text or "")

@@ -30,7 +30,9 @@ from scrapers.extract.text import (
 # A call's own identifier, as the Commission writes them: "COS-CLUSTPARTNER-2016-3-01",
 # "SMP-COSME-2021-CLUSTER". Upper-case segments joined by hyphens, one of them a year.
 _IDENTIFIER = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-20\d\d(?:-[A-Z0-9]+)*\b")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"])")
+# A sentence ends at . ! ? before a capital, but not after a day written "10." ("bis
+# Donnerstag, 10. April 2025"): one or two digits before the dot are an ordinal.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!(?<!\d)\d\.)(?<!(?<!\d)\d\d\.)\s+(?=[A-Z“\"])")
 
 
 def _words(key: str) -> list[str]:

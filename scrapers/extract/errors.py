@@ -10,5 +10,7 @@ class UnreadableDocument(Exception):
     """
 
     def __init__(self, reason: str) -> None:
+        # One line, whatever the library underneath wrote: the CLI prints it as `error: ...`.
+        reason = " ".join(str(reason).split())
         super().__init__(reason)
         self.reason = reason

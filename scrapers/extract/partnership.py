@@ -123,6 +123,11 @@ def work_packages_led(text: str) -> list[str]:
     return dedupe(f"{prefix}{number}" for prefix, number in found)
 
 
+def section_headings() -> dict[str, str]:
+    """Folded heading of a partner list -> the role it gives a row that states none."""
+    return _section_headings()
+
+
 @cache
 def _section_headings() -> dict[str, str]:
     table = load_table("roles")["section_headings"]
@@ -139,7 +144,9 @@ def _partner_section(root: lxml.html.HtmlElement) -> list[dict[str, Any]] | None
     if not sections:
         return None
     if len(sections) > 1:
-        raise ValueError("several partner sections on one page")
+        # Two partner lists (e.g. partners and associated partners, or a page in two
+        # languages): which row belongs where is not ours to guess, so the prose rules apply.
+        return None
     heading = sections[0]
     default_role = _section_headings()[fold(heading.text_content())]
     participants = []
@@ -203,7 +210,7 @@ def _website(root: lxml.html.HtmlElement, url: str) -> str | None:
 
 
 def _prose_actors(
-    text: str, acronym: str | None
+    text: str, acronym: str | None, acronyms: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Participants and mere mentions named in prose (rules in the module docstring)."""
     spec = load_table("mentions")
@@ -257,7 +264,7 @@ def _prose_actors(
 
     stop = {fold(w) for w in spec["not_organisations"]}
     own = fold(acronym) if acronym else None
-    for m in re.finditer(r"(?<![\w-])[A-Z][A-Z0-9&]{2,}(?![\w-])", text):
+    for m in re.finditer(r"(?<![\w-])[A-Z][A-Z0-9&]{2,}(?![\w-])", text) if acronyms else ():
         token = m.group()
         if fold(token) in stop or fold(token) == own or not free(*m.span()):
             continue
@@ -289,8 +296,14 @@ def _stated_count(text: str) -> int | None:
     return None
 
 
-def parse_partnership_page(html: str | bytes, url: str) -> dict[str, Any]:
-    """Read a cluster-partnership project page (escp-4i.eu; igape.es newsletter project pages)."""
+def parse_partnership_page(
+    html: str | bytes, url: str, prose_acronyms: bool = True
+) -> dict[str, Any]:
+    """Read a cluster-partnership project page (escp-4i.eu; igape.es newsletter project pages).
+
+    `prose_acronyms=False` drops the last prose rule (any organisation acronym is an actor):
+    on pages of unknown layout it names funds, programmes and systems as often as partners.
+    """
     root = parse_html(html)
     lines = visible_lines(root)
     record = empty_project(url)
@@ -309,7 +322,9 @@ def parse_partnership_page(html: str | bytes, url: str) -> dict[str, Any]:
     if listed is not None:
         record["participants"], record["mentioned"] = listed, []
     else:
-        record["participants"], record["mentioned"] = _prose_actors(text, record["acronym"])
+        record["participants"], record["mentioned"] = _prose_actors(
+            text, record["acronym"], prose_acronyms
+        )
 
     leads = [
         p["name"] for p in record["participants"] if p["role"] in ("coordinator", "lead_partner")

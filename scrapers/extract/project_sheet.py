@@ -16,15 +16,17 @@ from typing import Any
 
 import lxml.html
 
-from scrapers.extract.amounts import parse_amount, parse_rate
+from scrapers.extract.amounts import parse_amount, parse_rate, states_eur
 from scrapers.extract.dates import iso, parse_date
 from scrapers.extract.text import (
+    and_words,
     dedupe,
     detect_language,
     fold,
     headings,
     label_value_rows,
     load_table,
+    normalise_space,
     parse_html,
     split_list,
     visible_lines,
@@ -106,6 +108,47 @@ def match_label(label: str) -> str | None:
     return None
 
 
+def _cofunding_items(value: str) -> list[str]:
+    """Items of a programmes-and-funds cell: split on commas; an 'and' splits only a list of
+    funds ("FEDER e FSE"), never a programme's name ("Plano de Recuperação e Resiliência")."""
+    ands = tuple(f"{w} " for w in and_words())
+    items = []
+    for part in re.split(r",\s*", normalise_space(value).rstrip(".;:")):
+        part = part.strip()
+        if part.startswith(ands):
+            part = part.split(" ", 1)[1]  # "A, B, and C": the serial comma's 'and'
+        if not part:
+            continue
+        pieces = split_list(part)
+        items += pieces if len(pieces) > 1 and all(fund_acronym(p) for p in pieces) else [part]
+    return items
+
+
+def unglue_labels(lines: list[str]) -> list[str]:
+    """Lines whose label runs into its value ("Data de início2022/10/01", "Orçamento total
+    (€)518.314,72") as "Label: value" rows. Only a known label followed by a capital, a digit
+    or a unit in brackets counts: an ordinary word that starts like a label stays as it is."""
+    out = []
+    for line in lines:
+        if ": " in line or " | " in line:
+            out.append(line)
+            continue
+        folded = fold(line)
+        for label, _ in _labels():
+            if not folded.startswith(label) or len(line) <= len(label):
+                continue
+            rest = line[len(label) :]
+            unit = re.match(r"^\s*\((?:€|%|eur)\)", rest, re.I)
+            value = rest[unit.end() :] if unit else rest
+            if value and (value[0].isupper() or value[0].isdigit()) and not rest[0].isspace():
+                line = f"{line[: len(label)]}{unit.group() if unit else ''}: {value.strip()}"
+            elif unit and value.strip():
+                line = f"{line[: len(label)]}{unit.group()}: {value.strip()}"
+            break
+        out.append(line)
+    return out
+
+
 def html_lang(root: lxml.html.HtmlElement) -> str | None:
     """The page's declared language (<html lang="pt-PT"> -> "pt"), if any."""
     lang = (root.get("lang") or "").strip().lower()
@@ -121,17 +164,30 @@ def page_language(root: lxml.html.HtmlElement, lines: Iterable[str]) -> str | No
     return detect_language(" ".join(lines)) or html_lang(root)
 
 
+# A remark in parentheses after an amount: "€ 1,635,670.00, (85% EU co-financed)".
+_REMARK = re.compile(r"[,;]?\s*\([^()]*\)\s*$")
+
+
 def _amount(record: dict[str, Any], field: str, raw: str) -> None:
     value, flag = parse_amount(raw)
+    if value is None and _REMARK.search(raw) and not raw.lstrip().startswith("("):
+        # The amount is read without the remark; the remark itself is not read as a value.
+        value, flag = parse_amount(_REMARK.sub("", raw))
     record[field] = value
     if flag:
         record["quality_flags"].append(f"{field}: {raw!r}: {flag}")
 
 
-def parse_project_sheet(html: str | bytes, url: str) -> dict[str, Any]:
-    """Read a beneficiary's EU-funding project sheet (e.g. tice.pt/en/projects-and-studies/…)."""
+def parse_project_sheet(
+    html: str | bytes, url: str, require_currency: bool = False
+) -> dict[str, Any]:
+    """Read a beneficiary's EU-funding project sheet (e.g. tice.pt/en/projects-and-studies/…).
+
+    `require_currency=True` (pages of unknown origin) reads an amount only when its value or
+    its label states EUR: a bare "463,300.64" on a Bulgarian page is in leva.
+    """
     root = parse_html(html)
-    lines = visible_lines(root)
+    lines = unglue_labels(visible_lines(root))
     record = empty_project(url)
     flags: list[str] = record["quality_flags"]
     record["lang"] = page_language(root, lines)
@@ -167,7 +223,11 @@ def parse_project_sheet(html: str | bytes, url: str) -> dict[str, Any]:
     for field in ("total_eligible_eur", "eu_contribution_eur"):
         row = single(field)
         if row:
-            _amount(record, field, row[1])
+            if require_currency and not states_eur(f"{row[0]} {row[1]}"):
+                record[field] = None
+                flags.append(f"{field}: {row[1]!r} states no currency")
+            else:
+                _amount(record, field, row[1])
             # The label itself may name the fund ("... through FEDER").
             record["funds"].extend(funds_named_in(row[0]))
 
@@ -191,7 +251,7 @@ def parse_project_sheet(html: str | bytes, url: str) -> dict[str, Any]:
     # Programmes and funds share one cell ("COMPETE 2020, P2020, FEDER"): fund acronyms go to
     # funds, the rest to programmes, as published (the source's YAML lookups expand "P2020").
     for _, value in by_field.get("cofunding", []):
-        for token in split_list(value):
+        for token in _cofunding_items(value):
             fund = fund_acronym(token)
             if fund:
                 record["funds"].append(fund)

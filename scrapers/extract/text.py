@@ -5,6 +5,7 @@ The word tables these helpers use live in `data/*.yml`, loaded once by `load_tab
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import unicodedata
@@ -33,6 +34,7 @@ _BLOCK_TAGS = frozenset(
     "thead tfoot tr ul".split()
 )
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
@@ -65,11 +67,15 @@ def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
         except (UnicodeDecodeError, LookupError) as error:
             # A charset that lies would store mojibake as fact; refuse instead.
             raise UnreadableDocument(f"page is not valid {encoding}: {error}") from error
-    # lxml refuses str input that carries an XML encoding declaration.
+    # lxml refuses str input that carries an XML encoding declaration, and control characters.
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
+    html = _XML_INCOMPATIBLE.sub("", html)
     if not html.strip():
         raise UnreadableDocument("empty page")
-    return lxml.html.document_fromstring(html)
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as error:
+        raise UnreadableDocument(f"page cannot be parsed as HTML: {error}") from error
 
 
 def visible_lines(root: lxml.html.HtmlElement | str | bytes) -> list[str]:
@@ -81,7 +87,7 @@ def visible_lines(root: lxml.html.HtmlElement | str | bytes) -> list[str]:
     if not isinstance(root, lxml.html.HtmlElement):
         root = parse_html(root)
     # Work on a copy: the caller may still want the original tree.
-    root = lxml.html.fromstring(etree.tostring(root, encoding="unicode"))
+    root = copy.deepcopy(root)
     etree.strip_elements(root, *_INVISIBLE_TAGS, etree.Comment, with_tail=False)
     for el in root.iter():
         if not isinstance(el.tag, str):
@@ -135,16 +141,20 @@ def label_value_rows(lines: Iterable[str]) -> list[tuple[str, str]]:
     for line in lines:
         match = _PIPE_ROW.match(line) or _COLON_ROW.match(line)
         if match and len(match["label"].split()) <= 8:
-            rows.append((match["label"].strip(), match["value"].strip()))
+            # A row of a pipe table may keep its closing bar: "Förderprogramm: | X |".
+            rows.append((match["label"].strip(), match["value"].strip().rstrip("|").strip()))
     return rows
 
 
 def and_words(lang: str | None = None) -> list[str]:
     """Words for 'and' in one language, or in every language the tables know."""
-    table: dict[str, list[str]] = load_table("language")["and_words"]
+    spec = load_table("language")
+    table: dict[str, list[str]] = spec["and_words"]
     if lang is not None:
         return list(table.get(lang, []))
-    return sorted({word for words in table.values() for word in words})
+    # Without a language only the languages whose 'and' is not an everyday word elsewhere:
+    # Czech "a", Dutch "en", Slovene "in" would split names in every other language.
+    return sorted({w for code in spec["and_words_any_language"] for w in table.get(code, [])})
 
 
 def split_list(text: str, lang: str | None = None, keep: Sequence[str] = ()) -> list[str]:
@@ -173,21 +183,57 @@ def split_list(text: str, lang: str | None = None, keep: Sequence[str] = ()) -> 
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+# For language detection an elision is two words: "d'aquest" -> "d", "aquest".
+_DETECT_WORD = re.compile(r"[^\W\d_]+")
+
+
+@cache
+def _stopword_weights() -> dict[str, dict[str, float]]:
+    """Folded function word -> {language: weight}; a word n languages share weighs 1/n each."""
+    table: dict[str, list[str]] = load_table("language")["stopwords"]
+    vocab = {lang: {str(w).casefold() for w in words} for lang, words in table.items()}
+    owners: dict[str, list[str]] = {}
+    for lang, words in vocab.items():
+        for word in words:
+            owners.setdefault(word, []).append(lang)
+    return {word: {lang: 1 / len(langs) for lang in langs} for word, langs in owners.items()}
+
+
+def _language_scores(tokens: Sequence[str]) -> tuple[list[tuple[str, float]], dict[str, int]]:
+    weights = _stopword_weights()
+    scores: dict[str, float] = {lang: 0.0 for lang in load_table("language")["stopwords"]}
+    hits: dict[str, int] = dict.fromkeys(scores, 0)
+    for token in tokens:
+        for lang, weight in weights.get(token, {}).items():
+            scores[lang] += weight
+            hits[lang] += 1
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True), hits
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the language whose function words dominate the text, else None."""
+    """ISO 639-1 code of the language whose function words dominate the text, else None.
+
+    Rules in data/language.yml: distinctive words weigh more than shared ones, the winner must
+    lead clearly, and a two-language page (close scores) is in the language it starts with.
+    """
     table = load_table("language")
-    counts: dict[str, int] = {}
-    tokens = [t.casefold() for t in _WORD.findall(text)]
-    for lang, stopwords in table["stopwords"].items():
-        vocabulary = {str(w).casefold() for w in stopwords}
-        counts[lang] = sum(1 for t in tokens if t in vocabulary)
-    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
-    (best, best_hits), (_, second_hits) = ranked[0], ranked[1]
-    if best_hits < table["min_hits"] or best_hits < table["margin"] * second_hits:
-        return None
-    return best
+    tokens = [t.casefold() for t in _DETECT_WORD.findall(text)]
+    min_hits, margin = table["min_hits"], table["margin"]
+
+    def clear_winner(part: Sequence[str]) -> str | None:
+        ranked, hits = _language_scores(part)
+        (best, best_score), (_, second_score) = ranked[0], ranked[1]
+        if hits[best] < min_hits or best_score < margin * second_score:
+            return None
+        return best
+
+    ranked, _ = _language_scores(tokens)
+    if ranked[1][1] < table["bilingual_share"] * ranked[0][1]:
+        return clear_winner(tokens)
+    top_two = {ranked[0][0], ranked[1][0]}
+    # A bilingual page: the language of its first part is its main one, if it is one of the two.
+    first = clear_winner(tokens[: max(len(tokens) * 2 // 5, 1)])
+    return first if first in top_two else clear_winner(tokens)
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
