@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.geocode import add_city_coordinates
 from pipelines.quarantine import empty_quarantine, reject
 from schemas import TABLE_MODELS
 from scrapers.registry import SourceSpec
@@ -58,6 +59,13 @@ def slug(expr: pl.Expr) -> pl.Expr:
 
 def make_id(prefix: pl.Expr, key: pl.Expr) -> pl.Expr:
     return pl.concat_str([prefix, pl.lit(":"), key])
+
+
+def key_or_slug(key: pl.Expr, name: pl.Expr) -> pl.Expr:
+    """The source's own key, else the slug of the name. polars evaluates both sides of a
+    coalesce on every row, and the slug's Unicode regex is the costliest expression of the clean
+    layer (bench/README.md): the name is slugged only on rows that have no key."""
+    return pl.coalesce(key, slug(pl.when(key.is_null()).then(name)))
 
 
 def _per_source(
@@ -148,7 +156,7 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
     frame = apply_lookup(frame, sources, "funds", "funds")
     eu, total = pl.col("eu_contribution_eur"), pl.col("total_eligible_eur")
     frame = frame.with_columns(
-        make_id(pl.col("source_id"), pl.coalesce(pl.col("reference"), slug(pl.col("title")))).alias(
+        make_id(pl.col("source_id"), key_or_slug(pl.col("reference"), pl.col("title"))).alias(
             "project_id"
         ),
         lead_organisation_id().alias("lead_organisation_id"),
@@ -189,14 +197,13 @@ def tidy_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> pl.D
     ).with_columns(text_list(c) for c in ("work_packages_led", "quality_flags"))
     frame = apply_lookup(frame, sources, "role", "roles")
     project_id = make_id(
-        pl.col("source_id"),
-        pl.coalesce(pl.col("project_reference"), slug(pl.col("project_title"))),
+        pl.col("source_id"), key_or_slug(pl.col("project_reference"), pl.col("project_title"))
     )
     # One organisation can take part twice in a project (two roles): the participant id keys
     # on the organisation and the role.
     member = pl.concat_str(
         [
-            pl.coalesce(pl.col("organisation_key"), slug(pl.col("name_as_published"))),
+            key_or_slug(pl.col("organisation_key"), pl.col("name_as_published")),
             pl.col("role").fill_null(""),
         ],
         separator=":",
@@ -204,13 +211,12 @@ def tidy_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> pl.D
     return frame.with_columns(
         project_id.alias("project_id"),
         organisation_id("organisation_key", "name_as_published").alias("organisation_id"),
-        make_id(project_id, member).alias("participant_id"),
-    )
+    ).with_columns(make_id(pl.col("project_id"), member).alias("participant_id"))
 
 
 def organisation_id(key_col: str, name_col: str) -> pl.Expr:
     """<source_id>:<the source's own organisation id, else the slug of the name>."""
-    return make_id(pl.col("source_id"), pl.coalesce(pl.col(key_col), slug(pl.col(name_col))))
+    return make_id(pl.col("source_id"), key_or_slug(pl.col(key_col), pl.col(name_col)))
 
 
 def lead_organisation_id() -> pl.Expr:
@@ -221,7 +227,8 @@ def lead_organisation_id() -> pl.Expr:
 
 def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
     """Clusters: ids from the source and the name, lists tidied, vocabularies mapped by the
-    YAML lookups (unknown values kept as published), the website's domain as a linking key."""
+    YAML lookups (unknown values kept as published), the website's domain as a linking key,
+    and the city's centroid where GeoNames names exactly one such place in the country."""
     frame = raw.with_columns(
         text(c)
         for c in (
@@ -259,6 +266,7 @@ def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
         .str.replace(r"^www\.", "")
         .alias("website_domain"),
     )
+    frame = add_city_coordinates(frame)
     return Cleaned(frame.select(model_columns("clusters")), empty_quarantine())
 
 
@@ -349,7 +357,7 @@ def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.dat
     frame = apply_lookup(frame, sources, "call_type", "call_types")
     frame = frame.with_columns(
         make_id(
-            pl.col("source_id"), pl.coalesce(pl.col("identifier"), slug(pl.col("title")))
+            pl.col("source_id"), key_or_slug(pl.col("identifier"), pl.col("title"))
         ).alias("call_id")
     )
     cleaned = parse_dates(frame, ["opening_date", "deadline_date"], entity="calls", key="call_id")

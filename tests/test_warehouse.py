@@ -17,6 +17,7 @@ import pytest
 
 from schemas import TABLE_MODELS, table_meta
 from schemas.common import Provenance
+from schemas.releases import RELEASES_TABLE, ReleaseRecord
 from warehouse.build import BuildError, build_database
 from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql
 from warehouse.metadata import (
@@ -521,6 +522,23 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
         ),
         ({"country": "es"}, []),
     ],
+    "eu_funding_by_start_year": [
+        ({}, [{"start_year": "(no start date)", "projects": 1, "eu_contribution_eur": 10000.0},
+              {"start_year": "2021", "eu_contribution_eur": 85000.0},
+              {"start_year": "2022", "projects_with_eu_amount": 1}]),
+    ],
+    # The feeds' column aliases are what datasette-atom and datasette-ics require.
+    "new_calls_feed": [
+        ({}, [{"atom_id": "c:forthcoming", "atom_updated": FETCHED_AT, "atom_title": "Resilience"},
+              {"atom_id": "c:pt-open"}, {"atom_id": "c:later"}, {"atom_id": "c:soon"},
+              {"atom_id": "c:closed", "atom_link": "https://example.org/eu_sedia_calls/page"}]),
+    ],
+    "call_deadlines_calendar": [
+        ({}, [{"event_uid": "c:closed#" + str(TODAY - dt.timedelta(days=1)) + "@clusterdata",
+               "event_name": "Deadline: Digital clusters"},
+              {"call_id": "c:forthcoming"}, {"call_id": "c:soon"}, {"call_id": "c:later"},
+              {"call_id": "c:pt-open", "event_dtstart": str(TODAY + dt.timedelta(days=100))}]),
+    ],
 }
 
 
@@ -574,8 +592,10 @@ def test_metadata_describes_every_column_and_licence() -> None:
     assert metadata["title"].startswith("clusterdata")
     assert metadata["source"] and metadata["source_url"]
     tables = metadata["databases"]["clusterdata"]["tables"]
-    assert set(tables) == set(TABLE_MODELS)
-    for table, model in TABLE_MODELS.items():
+    # The releases table is written by `clusterdata release`, beside the build's tables.
+    models = {**TABLE_MODELS, RELEASES_TABLE: ReleaseRecord}
+    assert set(tables) == set(models)
+    for table, model in models.items():
         columns = model.to_schema().columns
         assert set(tables[table]["columns"]) == set(columns), table
         assert all(tables[table]["columns"][c].strip() for c in columns), table
@@ -595,8 +615,10 @@ def test_metadata_describes_every_column_and_licence() -> None:
 
 def test_metadata_facets_exist_in_the_database(conn: sqlite3.Connection) -> None:
     tables = datasette_metadata(sources_list())["databases"]["clusterdata"]["tables"]
+    conn.execute(create_table_sql(ReleaseRecord))  # written by `clusterdata release`, not the build
     for table, meta in tables.items():
         names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        assert names, f"{table} is described but not in the database"
         for facet in meta.get("facets", []):
             assert (facet["array"] if isinstance(facet, dict) else facet) in names
         for key in ("sort", "sort_desc", "label_column"):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 import yaml
 
 from schemas import TABLE_MODELS, table_meta
+from schemas.releases import RELEASES_TABLE, ReleaseRecord
 from warehouse.build import LOAD_ORDER, fts_table_name
 from warehouse.ddl import table_columns
 
@@ -27,6 +29,10 @@ SOURCE = "Public sources listed in the sources table, each under its own terms"
 SOURCE_URL = f"/{DATABASE_NAME}/sources"
 SOURCE_KEYS = ("source_id", "title", "publisher", "homepage", "licence")
 QUERIES_PATH = Path(__file__).with_name("queries.yml")
+MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+MAP_TILES_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 
 SETTINGS: dict[str, object] = {
     # Suggested facets run extra queries on every table page; the useful facets are configured.
@@ -36,6 +42,10 @@ SETTINGS: dict[str, object] = {
     "facet_time_limit_ms": 200,
     "default_page_size": 50,
     "max_returned_rows": 1000,
+    # Arbitrary SQL (and ?_where=) is off on the public server: a few clients sending expensive
+    # queries starved every page. `clusterdata serve --sql-port N` runs a second Datasette with
+    # it on over the same file (warehouse.serve); canned queries stay here.
+    "default_allow_sql": False,
     # The whole file is one of the release downloads, so offering it here costs nothing.
     "allow_download": True,
     # A release changes at most once per refresh; five minutes of caching is safe.
@@ -50,7 +60,15 @@ def load_queries(path: Path = QUERIES_PATH) -> dict[str, dict]:
         missing = {"title", "description", "sql"} - set(query)
         if missing:
             raise ValueError(f"{path.name}: query {name} lacks {sorted(missing)}")
+        # The public server is read-only: a writable canned query would be its one write endpoint.
+        if query.get("write"):
+            raise ValueError(f"{path.name}: query {name} writes; canned queries are read-only")
     return queries
+
+
+def _is_web_url(value: str | None) -> bool:
+    # html.escape does not make a javascript: (or data:) URL safe in an href: link http(s) only.
+    return bool(value) and value.strip().lower().startswith(("https://", "http://"))
 
 
 def _sources_html(sources: list[dict]) -> str:
@@ -58,7 +76,7 @@ def _sources_html(sources: list[dict]) -> str:
         "<li>"
         + (
             f'<a href="{html.escape(s["homepage"])}">{html.escape(s["title"])}</a>'
-            if s.get("homepage")
+            if _is_web_url(s.get("homepage"))
             else html.escape(s["title"])
         )
         + f" ({html.escape(s.get('publisher') or 'publisher unknown')}): "
@@ -74,7 +92,9 @@ def _sources_html(sources: list[dict]) -> str:
 
 
 def _table_metadata(table: str) -> dict:
-    model = TABLE_MODELS[table]
+    # The releases table is written by `clusterdata release`, not by the build, but it is
+    # served and described like the others.
+    model = TABLE_MODELS.get(table) or ReleaseRecord
     meta = table_meta(model)
     columns = table_columns(model)
     table_metadata: dict = {
@@ -98,12 +118,33 @@ def _table_metadata(table: str) -> dict:
     return table_metadata
 
 
+def map_plugin_config() -> dict:
+    """datasette-cluster-map's settings: the clusters' city centroids on a tile layer.
+
+    The tiles are the one thing the map loads from elsewhere (the browser fetches them; the
+    server never does): CLUSTERDATA_MAP_TILES names another tile server, e.g. one of your own
+    (and CLUSTERDATA_MAP_ATTRIBUTION its credit line). Offline, the markers still show, on a
+    blank map."""
+    tiles = os.environ.get("CLUSTERDATA_MAP_TILES") or MAP_TILES
+    attribution = os.environ.get("CLUSTERDATA_MAP_ATTRIBUTION") or (
+        MAP_TILES_ATTRIBUTION if tiles == MAP_TILES else ""
+    )
+    return {
+        "datasette-cluster-map": {
+            "tile_layer": tiles,
+            "tile_layer_options": {"maxZoom": 19, "attribution": attribution},
+            "latitude_column": "latitude",
+            "longitude_column": "longitude",
+        }
+    }
+
+
 def datasette_metadata(sources: list[dict]) -> dict:
     """Datasette metadata: licence and sources, every table and column described, facets, FTS,
     label columns and the canned queries.
 
     `sources`: dicts with source_id, title, publisher, homepage and licence (the sources table)."""
-    tables = {table: _table_metadata(table) for table in LOAD_ORDER}
+    tables = {table: _table_metadata(table) for table in [*LOAD_ORDER, RELEASES_TABLE]}
     sources_note = _sources_html(sources)
     tables["sources"]["description_html"] = (
         f"<p>{html.escape(tables['sources']['description'])}</p>{sources_note}"
@@ -122,6 +163,7 @@ def datasette_metadata(sources: list[dict]) -> dict:
             {key: s.get(key) for key in SOURCE_KEYS}
             for s in sorted(sources, key=lambda s: s["source_id"])
         ],
+        "plugins": map_plugin_config(),
         "databases": {
             DATABASE_NAME: {
                 "title": TITLE,

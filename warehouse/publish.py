@@ -5,18 +5,62 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
 
 from schemas import TABLE_MODELS
+from schemas.releases import RELEASES_TABLE
 from warehouse.build import foreign_key_problems, integrity_problems
 from warehouse.ddl import table_name
 
 
 class PublishError(RuntimeError):
     """The built database is not fit to publish; the served file was left untouched."""
+
+
+# The one list of what may be served: every table the warehouse build writes (one per model in
+# schemas.TABLE_MODELS) plus the tables written beside the build. Anything else in the file (a
+# debugging table, a quarantine copy, a table a future step adds without thinking) is refused at
+# publish time: the served file is public data only. Add a table here when it is meant to be public.
+EXTRA_PUBLIC_TABLES: tuple[str, ...] = (
+    RELEASES_TABLE,  # dated releases and their downloads (`clusterdata release`)
+)
+# FTS5 index of a public table (the sqlite-utils <table>_fts naming) and its shadow tables.
+_FTS_TABLE = re.compile(r"^(?P<table>.+)_fts(?:_(?:data|idx|docsize|config|content))?$")
+# What SQLite itself keeps: ANALYZE statistics and AUTOINCREMENT counters.
+_SQLITE_INTERNAL = frozenset({"sqlite_stat1", "sqlite_stat4", "sqlite_sequence"})
+
+
+def public_tables() -> frozenset[str]:
+    """The tables and views allowed in the served database (FTS indexes not listed)."""
+    return frozenset(table_name(m) for m in TABLE_MODELS.values()) | frozenset(
+        EXTRA_PUBLIC_TABLES
+    )
+
+
+def non_public_objects(conn: sqlite3.Connection) -> list[str]:
+    """'table x', 'view y', 'trigger z'... for every schema object the allowlist does not cover:
+    tables and views not in public_tables() (an FTS index counts as its table's), and triggers
+    (a read-only file has no use for them)."""
+    allowed = public_tables()
+    refused = []
+    for kind, name in conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') "
+        "ORDER BY type, name"
+    ):
+        fts = _FTS_TABLE.match(name)
+        if kind == "trigger":
+            refused.append(f"trigger {name}")
+        elif name in allowed or name in _SQLITE_INTERNAL:
+            continue
+        elif kind == "table" and fts and fts.group("table") in allowed:
+            continue
+        else:
+            refused.append(f"{kind} {name}")
+    return refused
 
 
 def check_database(path: Path) -> None:
@@ -36,6 +80,12 @@ def check_database(path: Path) -> None:
             missing = sorted({table_name(m) for m in TABLE_MODELS.values()} - tables)
             if missing:
                 raise PublishError(f"{path.name}: tables missing: {', '.join(missing)}")
+            refused = non_public_objects(conn)
+            if refused:
+                raise PublishError(
+                    f"{path.name}: not on the public allowlist (warehouse/publish.py): "
+                    + ", ".join(refused)
+                )
             broken = foreign_key_problems(conn)
             if broken:
                 raise PublishError(f"{path.name}: foreign keys broken: {broken[0]}")

@@ -1,0 +1,160 @@
+"""Per-table download files of a release: CSV, Parquet and one XLSX workbook, read from the
+published SQLite file with the types the pandera models declare (so a date is a date in Parquet
+and Excel, not text)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+from schemas import TABLE_MODELS
+from warehouse.build import LOAD_ORDER
+from warehouse.ddl import ColumnSpec, primary_key, quote, table_columns
+
+# Excel's hard limit, header row included.
+EXCEL_MAX_ROWS = 1_048_576
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "json": pl.String(),
+    "real": pl.Float64(),
+    "integer": pl.Int64(),
+    "bool": pl.Int64(),
+    "date": pl.String(),
+}
+
+
+def export_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables a release exports: every model table present in the database, in load order.
+
+    FTS shadow tables, sqlite_* tables and the releases table (which describes the releases
+    themselves and changes when one is rolled back) are not data and are left out."""
+    present = {
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    return [t for t in LOAD_ORDER if t in present]
+
+
+_DECLARED = {"TEXT": "text", "INTEGER": "integer", "REAL": "real"}
+
+
+def file_columns(conn: sqlite3.Connection, table: str) -> list[ColumnSpec]:
+    """The columns a table has in this file, in its order, typed and described by the model.
+
+    A file built by an older model lacks the newer columns, and one the model no longer has is
+    kept with its declared SQLite type: the release describes the file it ships."""
+    specs = {c.name: c for c in table_columns(TABLE_MODELS[table])}
+    columns = []
+    for _cid, name, declared, notnull, _default, pk in conn.execute(
+        f"PRAGMA table_info({quote(table)})"
+    ):
+        if name in specs:
+            columns.append(specs[name])
+            continue
+        columns.append(
+            ColumnSpec(
+                name=name,
+                sql_type=declared or "TEXT",
+                storage=_DECLARED.get((declared or "TEXT").upper(), "text"),
+                nullable=not (notnull or pk),
+                description=f"{name} (not described by the current model)",
+                facet=False,
+                facet_array=False,
+                fts=False,
+            )
+        )
+    return columns
+
+
+def read_table(conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]) -> pl.DataFrame:
+    """A table as a typed frame, ordered by primary key: dates as pl.Date, booleans as
+    pl.Boolean, JSON arrays kept as their JSON text (see `decoded_lists` for Parquet)."""
+    model = TABLE_MODELS[table]
+    names = ", ".join(quote(c.name) for c in columns)
+    rows = conn.execute(
+        f"SELECT {names} FROM {quote(table)} ORDER BY {quote(primary_key(model))}"
+    ).fetchall()
+    frame = pl.DataFrame(
+        rows, schema={c.name: _POLARS_TYPES[c.storage] for c in columns}, orient="row"
+    )
+    casts = []
+    for column in columns:
+        col = pl.col(column.name)
+        if column.storage == "date":
+            casts.append(col.str.to_date("%Y-%m-%d", strict=True))
+        elif column.storage == "bool":
+            casts.append(col.cast(pl.Boolean))
+    return frame.with_columns(casts) if casts else frame
+
+
+def decoded_lists(frame: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
+    """JSON-array text columns decoded into list[str], for a typed Parquet file."""
+    lists = [
+        pl.col(c.name).str.json_decode(pl.List(pl.String())) for c in columns if c.storage == "json"
+    ]
+    return frame.with_columns(lists) if lists else frame
+
+
+def short_name(description: str) -> str:
+    """A spreadsheet header from a column description: the description without its bracketed
+    asides, cut at its first clause, e.g. "Total eligible cost in EUR" or "Stable id" (from
+    "Stable id: <source_id>:...")."""
+    text = re.sub(r"\s*\([^()]*\)", "", " ".join(description.split()))
+    text = re.split(r"\s*(?::|;|, e\.g\.|, i\.e\.| — | - )\s*", text, maxsplit=1)[0]
+    text = text.rstrip(" .,")
+    if len(text) > 40:
+        cut = text[:40].rsplit(" ", 1)[0]
+        text = cut.rstrip(" ,") + "…"
+    return text or " ".join(description.split())[:40]
+
+
+def excel_headers(columns: list[ColumnSpec]) -> dict[str, str]:
+    """Column name → unique short header for one sheet (a repeated short name gets the
+    column name in brackets, so no two headers of a sheet are the same)."""
+    shorts = {c.name: short_name(c.description) for c in columns}
+    counts: dict[str, int] = {}
+    for value in shorts.values():
+        counts[value.casefold()] = counts.get(value.casefold(), 0) + 1
+    return {
+        name: value if counts[value.casefold()] == 1 else f"{value} [{name}]"
+        for name, value in shorts.items()
+    }
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    """UTF-8 CSV with a header; ISO dates, `.` decimals, true/false, JSON arrays as text, NULL as
+    an empty field."""
+    frame.write_csv(path, include_header=True, date_format="%Y-%m-%d", null_value="")
+
+
+def write_parquet(frame: pl.DataFrame, columns: list[ColumnSpec], path: Path) -> None:
+    """Typed Parquet (zstd), with JSON arrays as list[str]."""
+    decoded_lists(frame, columns).write_parquet(path, compression="zstd", statistics=True)
+
+
+def write_workbook(
+    frames: dict[str, pl.DataFrame], columns: dict[str, list[ColumnSpec]], path: Path
+) -> list[str]:
+    """One sheet per table, short headers, frozen header row, dates as Excel dates; return the
+    tables left out because they exceed Excel's row limit (their CSV/Parquet are complete)."""
+    skipped = []
+    with xlsxwriter.Workbook(path) as workbook:
+        for table, frame in frames.items():
+            if frame.height + 1 > EXCEL_MAX_ROWS:
+                skipped.append(table)
+                continue
+            headers = excel_headers(columns[table])
+            frame.rename(headers).write_excel(
+                workbook=workbook,
+                worksheet=table[:31],
+                table_style=None,
+                autofilter=True,
+                autofit=frame.height <= 10_000,
+                freeze_panes=(1, 0),
+                dtype_formats={pl.Date: "yyyy-mm-dd"},
+                include_header=True,
+            )
+    return skipped
