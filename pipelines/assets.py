@@ -20,6 +20,7 @@ from pipelines.clean import (
     derive_organisations,
 )
 from pipelines.crawling import CrawlFailed, crawl_source
+from pipelines.health import read_health
 from pipelines.layout import DataLayout
 from pipelines.quarantine import (
     QUARANTINE_SCHEMA,
@@ -326,11 +327,20 @@ def sources_frame(layout: DataLayout, run_id: str, built_at: str) -> pl.DataFram
     q = read_quarantine(layout.quarantine_db, run_id)
     q = q.filter(pl.col("entity") != "documents").unique(["entity", "source_id", "record_key"])
     quarantined = _per_source_counts(q)
+    health = read_health(layout)
     rows = []
     for s, spec in REGISTRY.items():
         raw = layout.latest_raw(s)
         n_valid, n_q = valid.get(s, 0), quarantined.get(s, 0)
         status = "failed" if n_valid == 0 else ("partial" if n_q else "ok")
+        crawl = health.get(s, {})
+        reason = crawl.get("reason")
+        last_success = built_at if status != "failed" else None
+        if crawl.get("status") in ("failed", "deferred"):
+            # The crawl broke; the rows (if any) are those of the last good run, carried forward.
+            status = "stale" if n_valid else crawl["status"]
+            reason = f"{crawl['status']} at {crawl['checked_at']}: {reason}"
+            last_success = _run_time(raw) if raw and n_valid else None
         rows.append(
             {
                 "source_id": s,
@@ -342,8 +352,9 @@ def sources_frame(layout: DataLayout, run_id: str, built_at: str) -> pl.DataFram
                 "cadence": spec.cadence,
                 "notes": spec.notes,
                 "last_run_at": _run_time(raw) if raw else None,
-                "last_success": built_at if status != "failed" else None,
-                "last_status": status if raw else None,
+                "last_success": last_success,
+                "last_status": status if raw or crawl else None,
+                "last_reason": reason,
                 "rows_valid": n_valid,
                 "rows_quarantined": n_q,
             }

@@ -55,6 +55,11 @@ class DataLayout:
         return self.root / "quarantine.db"
 
     @property
+    def health(self) -> Path:
+        """Each source's latest crawl outcome (pipelines/health.py)."""
+        return self.root / "health.json"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

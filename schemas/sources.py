@@ -34,9 +34,15 @@ class SourceRecord(pa.DataFrameModel):
     )
     last_status: str = pa.Field(
         nullable=True,
-        isin=["ok", "failed", "partial"],
-        description="ok, partial (some rows quarantined) or failed",
+        isin=["ok", "partial", "failed", "deferred", "stale"],
+        description="ok; partial (some rows quarantined); failed (no valid rows); deferred (the "
+        "server asked us to come back later and the source has no earlier rows); stale (the "
+        "last crawl failed or was deferred: these are the rows of its last good run)",
         metadata={"facet": True},
+    )
+    last_reason: str = pa.Field(
+        nullable=True,
+        description="Why the last run was not ok (the crawl's one-line reason), else NULL",
     )
     rows_valid: int = pa.Field(nullable=True, ge=0, description="Rows published in the last run")
     rows_quarantined: int = pa.Field(

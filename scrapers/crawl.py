@@ -22,6 +22,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from scrapers.middlewares import DEFERRED_STAT, QUARANTINED_LIST_STAT
+from scrapers.pipelines import ITEMS_STAT
 from scrapers.registry import RegistryError, get_source
 
 # Exit status of a source deferred by its server (Retry-After above the cap): not a failure of
@@ -74,8 +75,13 @@ def failure_reason(stats: dict) -> str | None:
         return f"{stats['log_count/ERROR']} errors logged"
     if stats.get("item_dropped_count"):
         return f"{stats['item_dropped_count']} items refused by the item contract"
-    if not stats.get("item_scraped_count"):
-        return "0 items"
+    data_items = sum(
+        n for key, n in stats.items()
+        if key.startswith(ITEMS_STAT.format(entity="")) and not key.endswith("/documents")
+    )
+    if not data_items:
+        # Documents alone mean the pages were fetched but nothing was read from them.
+        return "0 items" if not stats.get("item_scraped_count") else "0 data items (only documents)"
     return None
 
 
