@@ -12,7 +12,7 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
-from schemas import TABLE_MODELS, load_order
+from schemas import TABLE_MODELS, load_order, table_meta
 from warehouse.ddl import (
     ColumnSpec,
     create_table_sql,
@@ -80,7 +80,10 @@ def _check_frames(tables: dict[str, pl.DataFrame]) -> None:
 
 def _insert(conn: sqlite3.Connection, model: type[pa.DataFrameModel], df: pl.DataFrame) -> int:
     columns = table_columns(model)
-    ready = _sqlite_ready(df, columns)
+    # In primary-key order, every insert appends to the key's b-tree instead of landing on a
+    # random page of it: at millions of rows that is the difference between a cached append
+    # and a page-cache miss per row (bench/README.md, load).
+    ready = _sqlite_ready(df.sort(primary_key(model), nulls_last=True), columns)
     names = ", ".join(quote(c.name) for c in columns)
     marks = ", ".join("?" for _ in columns)
     conn.executemany(
@@ -107,10 +110,13 @@ def _create_fts(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> str
 
 
 def index_columns(model: type[pa.DataFrameModel]) -> list[str]:
-    """Columns that get an index: facets (Datasette counts them) and foreign keys (joins)."""
+    """Columns that get an index: facets (Datasette counts them), foreign keys (joins) and the
+    table page's default sort (without one, every table page sorts the whole table)."""
     pk = primary_key(model)
     wanted = [c.name for c in table_columns(model) if c.facet]
     wanted += [k.column for k in foreign_keys(model)]
+    meta = table_meta(model)
+    wanted += [meta[key] for key in ("sort", "sort_desc") if meta.get(key)]
     # The primary key already has its own index; JSON-array facets cannot use a b-tree.
     return [c for c in dict.fromkeys(wanted) if c != pk]
 
@@ -169,21 +175,34 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
         raise BuildError(f"LOAD_ORDER {LOAD_ORDER} does not cover {sorted(TABLE_MODELS)}")
 
     report: dict = {"path": str(path), "rows": {}, "fts_tables": {}, "indexes": []}
+    # Seconds per phase, so a slow build says where its time went (bench/ reads these).
+    phases: dict[str, float] = {"insert": 0.0, "fts": 0.0, "indexes": 0.0}
+    report["phase_seconds"] = phases
     # isolation_level=None: transactions are explicit, so everything below is one transaction.
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=DELETE")
+        # A build-time page cache (256 MiB, this connection only; not stored in the file): the
+        # FTS rebuild and the index builds sort more than SQLite's 2 MiB default holds.
+        conn.execute("PRAGMA cache_size=-262144")
         conn.execute("BEGIN")
         for table in LOAD_ORDER:
             model = TABLE_MODELS[table]
             conn.execute(create_table_sql(model))
+            mark = time.perf_counter()
             report["rows"][table] = _insert(conn, model, tables[table])
+            phases["insert"] += time.perf_counter() - mark
         for table in LOAD_ORDER:
             model = TABLE_MODELS[table]
+            mark = time.perf_counter()
             fts = _create_fts(conn, model)
+            phases["fts"] += time.perf_counter() - mark
             if fts:
                 report["fts_tables"][table] = fts
+            mark = time.perf_counter()
             report["indexes"] += _create_indexes(conn, model)
+            phases["indexes"] += time.perf_counter() - mark
+        mark = time.perf_counter()
         broken = foreign_key_problems(conn)
         if broken:
             raise BuildError("foreign keys broken: " + "; ".join(broken))
@@ -192,6 +211,7 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
         if problems:
             raise BuildError("integrity_check failed: " + "; ".join(problems[:5]))
         conn.execute("ANALYZE")
+        phases["checks"] = time.perf_counter() - mark
         journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if journal_mode != "delete":
             raise BuildError(f"journal_mode is {journal_mode}, expected delete")

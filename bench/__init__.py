@@ -1,0 +1,1 @@
+"""`make bench`: the project measured at EU scale against plain-library baselines."""
