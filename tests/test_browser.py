@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import polars as pl
 import pytest
 
 from pipelines.geocode import add_city_coordinates
+from tests.servers import stop
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,12 +131,7 @@ def site(refreshed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         yield {"base": base, "db": data / "clusterdata.db", "data": data, "placed": placed}
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

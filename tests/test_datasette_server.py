@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import stop
 from warehouse.build import build_database
 from warehouse.publish import publish_database
 
@@ -88,13 +89,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path, Path]]
         wait_until(lambda: get_json(f"{base}/-/versions.json"), "answer", process, log)
         yield base, process, db, log
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 @pytest.mark.slow

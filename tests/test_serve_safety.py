@@ -32,6 +32,7 @@ from datasette.utils import tilde_encode
 
 from pipelines.cli import main as cli_main
 from schemas import TABLE_MODELS
+from tests.servers import stop
 from warehouse.build import build_database
 from warehouse.ddl import foreign_keys, primary_key
 from warehouse.metadata import load_queries
@@ -231,13 +232,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                 time.sleep(0.2)
         yield Servers(main, sql, db, sha256_of(db), log, process.pid)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 def sql_url(base: str, sql: str) -> str:
