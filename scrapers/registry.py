@@ -128,9 +128,9 @@ def source_config(source_id: str, directory: Path = SOURCES_DIR) -> dict[str, An
 
 def get_source(source_id: str, directory: Path = SOURCES_DIR) -> SourceSpec:
     """One source by slug, or a RegistryError that lists the known slugs."""
-    registry = load_registry(directory)
-    if source_id not in registry:
-        raise RegistryError(
-            f"unknown source {source_id!r}; known: {', '.join(registry) or '(none)'}"
-        )
-    return registry[source_id]
+    path = directory / f"{source_id}.yml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in sorted(directory.glob("*.yml")))
+        raise RegistryError(f"unknown source {source_id!r}; known: {known or '(none)'}")
+    # Only its own YAML: bulk parsers call this per file, and the whole registry is 16 reads.
+    return load_source(path)
