@@ -20,7 +20,7 @@ from pipelines.clean import (
     derive_organisations,
 )
 from pipelines.crawling import CrawlFailed, crawl_source
-from pipelines.health import read_health
+from pipelines.health import finalize_run, read_health, read_history
 from pipelines.layout import DataLayout
 from pipelines.quarantine import (
     QUARANTINE_SCHEMA,
@@ -36,8 +36,9 @@ REGISTRY = load_registry()
 SOURCE_PARTITIONS = dg.StaticPartitionsDefinition(list(REGISTRY))
 RAW_ENTITIES = ROW_ENTITIES  # clusters, calls, projects, participants, documents
 # Parents before children, so orphan checks see their parents validated (sources come from the
-# registry, not from crawls).
-VALIDATED_ENTITIES = [t for t in load_order() if t != "sources"]
+# registry and source_health from the refreshes' health history, not from crawls).
+BOOKKEEPING_TABLES = ("sources", "source_health")
+VALIDATED_ENTITIES = [t for t in load_order() if t not in BOOKKEEPING_TABLES]
 
 
 class ClusterdataConfig(dg.ConfigurableResource):
@@ -363,6 +364,54 @@ def sources_frame(layout: DataLayout, run_id: str, built_at: str) -> pl.DataFram
     return pl.DataFrame(rows, schema={c: col.dtype.type for c, col in columns.items()})
 
 
+def source_health_frame(layout: DataLayout, sources: pl.DataFrame) -> pl.DataFrame:
+    """The source_health table: one row per source crawled in each of the last refreshes.
+
+    The latest refresh's rows take their final status, reason and row counts from this build's
+    sources table (so ok can become partial, failed can become stale), and are stored back in
+    its history file: earlier refreshes are published as their own build saw them."""
+    history = read_history(layout)
+    newest_raw = max((p.stem for s in REGISTRY if (p := layout.latest_raw(s))), default="")
+    # A crawl newer than the last refresh (a Dagster run that crawled itself) is not that
+    # refresh: its history keeps what its own build said.
+    if history and newest_raw <= history[-1]["run_id"]:
+        latest = history[-1]
+        outcomes = {
+            row["source_id"]: {
+                "status": row["last_status"],
+                "reason": row["last_reason"],
+                "rows_valid": row["rows_valid"],
+                "rows_quarantined": row["rows_quarantined"],
+            }
+            for row in sources.iter_rows(named=True)
+            if row["source_id"] in latest["sources"] and row["last_status"]
+        }
+        finalize_run(layout, latest["run_id"], outcomes)
+        for source_id, outcome in outcomes.items():
+            latest["sources"][source_id].update(outcome)
+    rows = [
+        {
+            "health_id": f"{run['run_id']}/{source_id}",
+            "run_id": run["run_id"],
+            "checked_at": outcome["checked_at"],
+            "source_id": source_id,
+            "status": outcome["status"],
+            "reason": outcome.get("reason"),
+            "items": outcome.get("items"),
+            "pages": outcome.get("pages"),
+            "rows_valid": outcome.get("rows_valid"),
+            "rows_quarantined": outcome.get("rows_quarantined"),
+            "duration_s": outcome.get("duration_s"),
+        }
+        for run in history
+        for source_id, outcome in sorted(run["sources"].items())
+        # A source dropped from the registry has no sources row to refer to.
+        if source_id in REGISTRY
+    ]
+    columns = TABLE_MODELS["source_health"].to_schema().columns
+    return pl.DataFrame(rows, schema={c: col.dtype.type for c, col in columns.items()})
+
+
 def _run_time(raw: Path) -> str:
     stamp = raw.stem  # 20261123T071502123456Z
     parsed = dt.datetime.strptime(stamp[:15], "%Y%m%dT%H%M%S")
@@ -384,12 +433,14 @@ def warehouse_database(
     built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     tables = {e: pl.read_parquet(layout.staged("validated", e)) for e in VALIDATED_ENTITIES}
     tables["sources"] = sources_frame(layout, context.run_id, built_at)
-    validated_sources = validate_entity("sources", tables["sources"])
-    if validated_sources.quarantined.height:
-        raise dg.Failure(
-            "the sources table fails its schema: "
-            + validated_sources.quarantined["check"].unique().str.join(", ").item()
-        )
+    tables["source_health"] = source_health_frame(layout, tables["sources"])
+    for table in BOOKKEEPING_TABLES:
+        checked = validate_entity(table, tables[table])
+        if checked.quarantined.height:
+            raise dg.Failure(
+                f"the {table} table fails its schema: "
+                + checked.quarantined["check"].unique().str.join(", ").item()
+            )
     layout.build_dir.mkdir(parents=True, exist_ok=True)
     for old in layout.build_dir.glob("clusterdata-*.db"):
         old.unlink()

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sqlite3
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -82,11 +83,12 @@ def _crawl_all(
     recordings: Path,
     record: Path | None,
     jobs: int = CRAWL_JOBS,
+    run_id: str | None = None,
 ) -> tuple[list[CrawlResult], dict[str, CrawlFailed]]:
     """Crawl sources `jobs` at a time (each its own process; different sites, so politeness per
     domain is unaffected), with a progress bar."""
     results, failures = [], {}
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     with _progress() as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
         task = progress.add_task(f"crawling {len(source_ids)} sources", total=len(source_ids))
         futures = {
@@ -217,6 +219,7 @@ def refresh_cmd(
     """Crawl, run the Dagster assets (clean → validate → warehouse) and publish
     DATA_DIR/clusterdata.db atomically."""
     from pipelines.refresh import PipelineFailed, materialize_all
+    from pipelines.run_report import build_report, keep_previous, print_report, write_report
 
     registry = _registry()
     ids = _check_sources(sources, registry)
@@ -228,8 +231,9 @@ def refresh_cmd(
         except ValueError as exc:
             raise click.ClickException(f"--run-date {run_date!r} is not YYYY-MM-DD") from exc
     layout = DataLayout(data_dir)
-    results, failures = _crawl_all(ids, layout, offline, recordings, None)
-    record_crawls(layout, results, failures)
+    started, run_id = time.monotonic(), new_run_id()
+    results, failures = _crawl_all(ids, layout, offline, recordings, None, run_id=run_id)
+    record_crawls(layout, results, failures, run_id=run_id)
     # A failed crawl leaves no run file, so a source's latest run is its last good one: the
     # refresh goes on with it and the source is published as stale, never emptied.
     kept = {s: layout.latest_raw(s) for s in failures if layout.latest_raw(s) is not None}
@@ -245,18 +249,26 @@ def refresh_cmd(
     if failures and not results and not kept:
         error_line("nothing published; the served database is unchanged")
         sys.exit(1)
-    with _progress() as progress:
-        task = progress.add_task("pipeline", total=None)
-        try:
-            materialize_all(
-                layout, run_date, on_step=lambda step: progress.update(task, description=step)
-            )
-        except PipelineFailed as exc:
-            progress.stop()
-            error_line(f"{exc}; nothing published")
-            sys.exit(1)
-        progress.update(task, description="published", total=1, completed=1)
-    _print_summary(layout)
+    # The served file before this publish replaces it: the run report compares with it.
+    previous = keep_previous(layout, run_id)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("pipeline", total=None)
+            try:
+                pipeline = materialize_all(
+                    layout, run_date, on_step=lambda step: progress.update(task, description=step)
+                )
+            except PipelineFailed as exc:
+                progress.stop()
+                error_line(f"{exc}; nothing published")
+                sys.exit(1)
+            progress.update(task, description="published", total=1, completed=1)
+        _print_summary(layout)
+        report = build_report(layout, run_id, pipeline.run_id, previous, time.monotonic() - started)
+    finally:
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+    print_report(out, report, write_report(layout, report))
     if not no_release:
         from pipelines.release_cli import release_now
 
@@ -278,13 +290,9 @@ def _print_summary(layout: DataLayout) -> None:
         ):
             (n,) = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
             table.add_row(name, str(n))
-        statuses = conn.execute(
-            "SELECT source_id, last_status, rows_valid, rows_quarantined FROM sources"
-        ).fetchall()
     conn.close()
     out.print(table)
-    for source_id, status, valid, quarantined in statuses:
-        out.print(f"{source_id}: {status} ({valid} rows, {quarantined} quarantined)")
+    # Per source status and rows: the run report printed after this.
     out.print(f"published {layout.published}; quarantine: {layout.quarantine_db}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +19,11 @@ class CrawlFailed(RuntimeError):
     the server asked us to come back later (Retry-After above the cap), so the source is not
     broken, only postponed."""
 
-    def __init__(self, message: str, deferred: bool = False):
+    def __init__(self, message: str, deferred: bool = False, duration_s: float | None = None):
         super().__init__(message)
         self.deferred = deferred
+        # Seconds the crawl process ran before it failed (the run report and source_health).
+        self.duration_s = duration_s
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class CrawlResult:
     pages: int
     # Pages kept out of the run because their text could not be decoded cleanly, with why.
     quarantined_pages: tuple[str, ...] = ()
+    # Wall-clock seconds of the crawl subprocess (start-up included: it is what the run costs).
+    duration_s: float | None = None
 
 
 def new_run_id() -> str:
@@ -66,11 +71,17 @@ def crawl_source(
         cmd += ["--offline", "--recordings", str(recordings)]
     if record:
         cmd += ["--record", str(record)]
+    started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    duration_s = round(time.monotonic() - started, 3)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         reason = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
-        raise CrawlFailed(f"{reason} (log: {log})", deferred=proc.returncode == EXIT_DEFERRED)
+        raise CrawlFailed(
+            f"{reason} (log: {log})",
+            deferred=proc.returncode == EXIT_DEFERRED,
+            duration_s=duration_s,
+        )
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     return CrawlResult(
         source_id,
@@ -78,4 +89,5 @@ def crawl_source(
         summary["items"],
         summary["pages"],
         tuple(summary.get("quarantined_pages", ())),
+        duration_s,
     )

@@ -11,6 +11,7 @@ from schemas.organisations import OrganisationRecord
 from schemas.participants import ParticipantRecord
 from schemas.projects import ProjectRecord
 from schemas.recognitions import RecognitionRecord
+from schemas.source_health import SourceHealthRecord
 from schemas.sources import SourceRecord
 
 # Entity tables, in load order; the spiders yield records for these.
@@ -28,6 +29,8 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     **ENTITY_MODELS,
     "documents": DocumentRecord,
     "sources": SourceRecord,
+    # Not an entity: the refreshes' per-source outcomes, built from DATA_DIR/health/.
+    "source_health": SourceHealthRecord,
 }
 
 
@@ -73,6 +76,7 @@ __all__ = [
     "ParticipantRecord",
     "ProjectRecord",
     "RecognitionRecord",
+    "SourceHealthRecord",
     "SourceRecord",
     "TABLE_MODELS",
     "load_order",

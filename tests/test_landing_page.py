@@ -91,6 +91,13 @@ def test_landing_page_shows_counts_funding_and_no_release_yet(db: Path) -> None:
     assert "/releases/" not in page
 
 
+def test_landing_page_links_the_source_health_table(db: Path) -> None:
+    _, page = get(db, "/")
+    assert 'href="/clusterdata/source_health"' in page
+    status, table = get(db, "/clusterdata/source_health")
+    assert status == 200 and "Source health" in table
+
+
 def test_scraped_text_is_escaped_on_the_landing_page(db: Path) -> None:
     _, page = get(db, "/")
     assert MARKUP not in page

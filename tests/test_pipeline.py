@@ -158,6 +158,9 @@ def test_refresh_twice_is_idempotent(tmp_path):
                                               "AND name NOT LIKE '%fts%' ORDER BY name")]
         counts.append({t: rows(db, f'SELECT count(*) AS n FROM "{t}"')[0]["n"] for t in tables})
         assert rows(db, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    # source_health is a log of refreshes: one more row per source each time, the data the same.
+    health = [c.pop("source_health") for c in counts]
+    assert health[1] == 2 * health[0] > 0
     assert counts[0] == counts[1]
     assert counts[0]["projects"] >= 3 and counts[0]["clusters"] >= 18
 
@@ -210,7 +213,8 @@ def test_conservation_check_fails_when_a_row_vanishes(refreshed, tmp_path):
 
 
 @pytest.mark.parametrize("table", ["clusters", "projects", "calls", "participants",
-                                   "organisations", "documents", "sources"])
+                                   "organisations", "documents", "sources",
+                                   "source_health"])
 def test_every_table_is_published(published_db, table):
     assert rows(published_db, f'SELECT count(*) AS n FROM "{table}"')[0]["n"] > 0
 

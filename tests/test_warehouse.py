@@ -192,7 +192,13 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
         "projects": projects,
         "participants": participants,
         "calls": calls,
-    }
+        "source_health": [
+            {"health_id": f"20261123T071502Z/{source_id}", "run_id": "20261123T071502Z",
+             "checked_at": FETCHED_AT, "source_id": source_id, "status": "ok", "items": 1,
+             "pages": 1, "rows_valid": 1, "rows_quarantined": 0, "duration_s": 1.5}
+            for source_id in SOURCES
+        ],
+    }  # fmt: skip
     return {table: frame(model, rows[table]) for table, model in TABLE_MODELS.items()}
 
 
@@ -301,6 +307,7 @@ def test_report_counts_rows_fts_and_indexes(tmp_path: Path) -> None:
         "projects": 3,
         "participants": 4,
         "calls": 5,
+        "source_health": 3,
     }
     assert report["fts_tables"]["projects"] == "projects_fts"
     assert "idx_participants_organisation_id" in report["indexes"]

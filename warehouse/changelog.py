@@ -14,6 +14,9 @@ from warehouse.ddl import primary_key, quote
 # Bookkeeping of the last run, not data: a refresh that changes nothing else is not a change
 # (and not a new release, see warehouse.release.content_hash).
 VOLATILE_COLUMNS: dict[str, tuple[str, ...]] = {"sources": ("last_run_at", "last_success")}
+# A log of the refreshes themselves: it grows every run, so it is left out of the content hash (a
+# refresh that changed no data is still not a new release).
+RUN_LOG_TABLES: tuple[str, ...] = ("source_health",)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,12 @@ from pipelines.layout import DataLayout
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
 from warehouse import exports, opendata
 from warehouse.build import integrity_problems
-from warehouse.changelog import VOLATILE_COLUMNS, changelog_markdown, compare_databases
+from warehouse.changelog import (
+    RUN_LOG_TABLES,
+    VOLATILE_COLUMNS,
+    changelog_markdown,
+    compare_databases,
+)
 from warehouse.ddl import create_table_sql, quote
 from warehouse.publish import publish_database
 
@@ -148,10 +153,12 @@ def snapshot_database(served: Path, target: Path) -> None:
 
 def content_hash(conn: sqlite3.Connection, frames: dict[str, pl.DataFrame]) -> str:
     """SHA-256 of the data: each table's DDL and its rows (ordered by primary key, as CSV),
-    leaving out the sources table's run timestamps, so a refresh that changed nothing else
-    gives the same hash (and so the same release)."""
+    leaving out the sources table's run timestamps and the source_health log, so a refresh
+    that changed nothing else gives the same hash (and so the same release)."""
     digest = hashlib.sha256()
     for table, frame in frames.items():
+        if table in RUN_LOG_TABLES:
+            continue
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
         ).fetchone()
