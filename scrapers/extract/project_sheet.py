@@ -100,12 +100,29 @@ def match_label(label: str) -> str | None:
     FEDER"): a bare prefix match would map "Projeto cofinanciado por" to the title.
     """
     key = fold(label).rstrip(" :")
-    for table_label, field in _labels():
-        if key == table_label:
-            return field
-        if key.startswith(table_label + " ") and funds_named_in(label[len(table_label) :]):
+    # The first of the longest-first labels that fits: an equal label (the longest that can),
+    # else the longest table label the key extends with a space and a fund's name.
+    by_length = _labels_by_length()
+    field = by_length.get(len(key), {}).get(key)
+    if field is not None:
+        return field
+    for length, labels in by_length.items():
+        if length >= len(key) or key[length] != " ":
+            continue
+        field = labels.get(key[:length])
+        if field is not None and funds_named_in(label[length:]):
             return field
     return None
+
+
+@cache
+def _labels_by_length() -> dict[int, dict[str, str]]:
+    """{length: {folded label: field}}, longest first: `_labels()` indexed by length, so a
+    line is matched with one dict lookup per length instead of a scan of every label."""
+    out: dict[int, dict[str, str]] = {}
+    for label, field in _labels():
+        out.setdefault(len(label), {})[label] = field
+    return out
 
 
 def _cofunding_items(value: str) -> list[str]:
@@ -124,6 +141,34 @@ def _cofunding_items(value: str) -> list[str]:
     return items
 
 
+@cache
+def _labels_by_first(first: str) -> list[tuple[int, dict[str, str]]]:
+    """`_labels_by_length()` narrowed to the labels that start with `first` (or are empty):
+    most lines start with a letter no label starts with, or with one a few labels share."""
+    return [
+        (length, kept)
+        for length, labels in _labels_by_length().items()
+        if (kept := {k: v for k, v in labels.items() if k[:1] in ("", first)})
+    ]
+
+
+def _folded_head(line: str) -> str:
+    """The start of `fold(line)`, at least as long as the longest label where the line is.
+
+    Folding works character by character (spaces collapse, marks go), so the fold of a head
+    of the line is a head of the line's fold; folding a long prose line only to compare its
+    first few dozen characters was the cost of `unglue_labels`.
+    """
+    longest = next(iter(_labels_by_length()), 0)
+    if len(line) <= 2 * longest + 16:
+        return fold(line)
+    head = fold(line[: 2 * longest + 16])
+    return head if len(head) > longest else fold(line)
+
+
+_UNIT = re.compile(r"^\s*\((?:€|%|eur)\)", re.I)
+
+
 def unglue_labels(lines: list[str]) -> list[str]:
     """Lines whose label runs into its value ("Data de início2022/10/01", "Orçamento total
     (€)518.314,72") as "Label: value" rows. Only a known label followed by a capital, a digit
@@ -133,18 +178,25 @@ def unglue_labels(lines: list[str]) -> list[str]:
         if ": " in line or " | " in line:
             out.append(line)
             continue
-        folded = fold(line)
-        for label, _ in _labels():
-            if not folded.startswith(label) or len(line) <= len(label):
-                continue
+        folded = _folded_head(line)
+        # The longest label the folded line starts with and the line outlasts (one lookup per
+        # label length, longest first, as a scan of `_labels()` would find it).
+        label = next(
+            (
+                folded[:length]
+                for length, labels in _labels_by_first(folded[:1])
+                if length < len(line) and folded[:length] in labels
+            ),
+            None,
+        )
+        if label is not None:
             rest = line[len(label) :]
-            unit = re.match(r"^\s*\((?:€|%|eur)\)", rest, re.I)
+            unit = _UNIT.match(rest)
             value = rest[unit.end() :] if unit else rest
             if value and (value[0].isupper() or value[0].isdigit()) and not rest[0].isspace():
                 line = f"{line[: len(label)]}{unit.group() if unit else ''}: {value.strip()}"
             elif unit and value.strip():
                 line = f"{line[: len(label)]}{unit.group()}: {value.strip()}"
-            break
         out.append(line)
     return out
 
