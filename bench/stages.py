@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from bench.measure import peak_rss_mib
+from bench.parallel import stage_parallel, stage_parallel_crawl
 
 # --- 1. clean + validate ------------------------------------------------------------------------
 
@@ -708,6 +709,8 @@ STAGES = {
     "parse_lxml": stage_parse_lxml,
     "crawl": stage_crawl,
     "serve": stage_serve,
+    "parallel_crawl": stage_parallel_crawl,
+    "parallel": stage_parallel,
 }
 
 
