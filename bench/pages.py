@@ -2,7 +2,7 @@
 
 Each page is a whole site page: head with styles and scripts, navigation, a "Label | value"
 sheet in one of six languages (European number and date formats), long prose, lists, a footer.
-Labels come from scrapers/extract/data/project_labels.yml, so the extractor maps them all.
+Labels come from scrapers/extract/tables/project_labels.yml, so the extractor maps them all.
 Every value is synthetic. Written under data/bench/pages-<n>-<seed>/ with an index.json in the
 replay layout (scrapers/replay.py, <dir>/<spider>/index.json), generated once and reused.
 """

@@ -16,7 +16,7 @@ from scrapers.extract.dates import parse_date
 from scrapers.extract.document import extract_document
 from scrapers.extract.errors import UnreadableDocument
 
-# Babel locale -> our language code (data/months.yml). Norwegian Bokmål writes months as ours.
+# Babel locale -> our language code (tables/months.yml). Norwegian Bokmål writes months as ours.
 DATE_LOCALES = {
     "en": "en", "pt": "pt", "es": "es", "fr": "fr", "it": "it", "de": "de", "pl": "pl",
     "ca": "ca", "ro": "ro", "sl": "sl", "cs": "cs", "hu": "hu", "sv": "sv", "nb": "no",

@@ -1,7 +1,7 @@
 """Pure extractors: page text, HTML or PDF bytes in, plain dict records out.
 
 No network, no Scrapy: spiders call these on response bodies and the tests call them on the
-recorded fixtures. Word tables (labels, month names, funds, roles, places) are data in `data/`.
+recorded fixtures. Word tables (labels, month names, funds, roles, places) are data in `tables/`.
 """
 
 from scrapers.extract.amounts import ParsedAmount, find_amount_spans, parse_amount, parse_rate

@@ -17,7 +17,7 @@ Rules for separators (`.` `,` space, NBSP, narrow NBSP, apostrophe), in the orde
   decimal separator.
 * `,-` or `,--` after an integer (German `1.234,-`) means "no cents".
 
-Words around the number must all be known (data/amounts.yml): the euro sign or word, a multiplier
+Words around the number must all be known (tables/amounts.yml): the euro sign or word, a multiplier
 (`Mio.`, `milhões`, `mln`…) after the number, connectors (`de`, `d'`). Any other word, a second
 number, a minus sign or another currency gives value None and a flag. A number with no currency
 stated is read as is (the field's label carries the unit) and not flagged.

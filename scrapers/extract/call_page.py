@@ -1,6 +1,6 @@
 """Pages that announce a call (news items, call pages), read from their prose.
 
-Each field comes from one phrase pattern whose words are data (data/calls.yml, per language):
+Each field comes from one phrase pattern whose words are data (tables/calls.yml, per language):
 the publisher is the subject of a launch verb ("The European Commission has launched"), the
 title is the page's h1 or else the call noun phrase after that verb up to the first comma, the
 applicants follow "is addressed to", the topics follow "in relation to". A field whose phrase is

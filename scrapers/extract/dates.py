@@ -4,7 +4,7 @@ Numeric dates are day-first (`03.04.2020` is 3 April), with the same separator t
 `2020-04-03` is year-first, and so is any date that starts with a four-digit year
 (`2018. 01. 24.`, `2016/03/01`, Hungarian `2020. április 3.`). Two-digit years (`12/05/21`)
 are refused: 1921 or 2021, nothing on the page decides. Impossible dates (`31.02.2020`) and
-years outside 1900–2100 are refused. Month words come from data/months.yml (en, pt, es, fr,
+years outside 1900–2100 are refused. Month words come from tables/months.yml (en, pt, es, fr,
 it, de, pl, ca, ro, sl, cs, hu, sv, no, nl, bg; genitives where dates use them), matched case-
 and accent-insensitively. A month and year without a day is not a date.
 """

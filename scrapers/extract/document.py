@@ -2,7 +2,7 @@
 
 `extract_document` sniffs the format from the bytes (a PDF is a PDF whatever the server says),
 reads the text, detects the language from the words (`<html lang>` is only a hint for pages
-too short to tell), decides the kind of page from the keyword scores in data/kinds.yml, runs the
+too short to tell), decides the kind of page from the keyword scores in tables/kinds.yml, runs the
 extractor for that kind and returns records in the public shapes below. Anything it cannot read
 raises UnreadableDocument with a one-line reason; nothing else escapes.
 
@@ -120,7 +120,7 @@ def _kind_phrases() -> list[tuple[str, str, float]]:
 
 
 def kind_scores(text: str) -> dict[str, float]:
-    """Keyword score of each kind over the page's folded text (data/kinds.yml)."""
+    """Keyword score of each kind over the page's folded text (tables/kinds.yml)."""
     folded = fold(text)
     scores = dict.fromkeys(KINDS, 0.0)
     seen: set[tuple[str, str]] = set()
@@ -227,7 +227,7 @@ def public_cluster_list(
 
 
 def _deck_clusters(text: str) -> list[dict[str, Any]] | None:
-    """The clusters of a known slide deck (data/decks.yml), or None when no deck matches."""
+    """The clusters of a known slide deck (tables/decks.yml), or None when no deck matches."""
     for deck, spec in load_table("decks").items():
         if fold(spec["recognised_heading"]) not in fold(text):
             continue

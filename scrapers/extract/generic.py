@@ -3,21 +3,21 @@
 The seed extractors (project_sheet, call_page, partnership) each know one layout. Pages in the
 long tail mix them, so `document.py` runs them and then these readers, whose words are data:
 
-* calls: "Label: value" rows (data/call_labels.yml), date + label timeline lines, a budget
+* calls: "Label: value" rows (tables/call_labels.yml), date + label timeline lines, a budget
   stated right after a budget phrase with no cap word before it, a submission window written
-  as one range ("from 20th October to 6th December 2021") (data/calls.yml);
+  as one range ("from 20th October to 6th December 2021") (tables/calls.yml);
 * projects: the sheet and partnership readings merged (labels first), titles only from a label,
   an acronym the page defines or its URL spells, or a sheet's lone heading; funds named in a
-  co-financing sentence (data/funds.yml); participants from partner labels, headings, lead rows,
+  co-financing sentence (tables/funds.yml); participants from partner labels, headings, lead rows,
   "Name (CC)" runs, a partner list after an introducing sentence, or a run of organisation
-  names (data/partner_labels.yml);
+  names (tables/partner_labels.yml);
 * cluster lists: the names after an introduction ("… 10 entidades:"), inline (semicolons or
   one comma sentence) or one per line/bullet, or heading repeated labelled blocks; a country
   from the introduction, else the one country the whole page names;
 * running prose, for any kind: a list whose introduction states its count (the count must
   match: partners when the sentence says partnership, else clusters); a lead named around a
   lead label or verb; a title after a titling word, quoted after "project", or after the
-  acronym and a dash (data/titles.yml); a programme next to a programme word.
+  acronym and a dash (tables/titles.yml); a programme next to a programme word.
 
 Precision first: when candidates disagree, or nothing ties a value to its field, it is None.
 """
@@ -48,7 +48,7 @@ _SHEET_FIELDS = (
 
 @cache
 def _call_labels() -> list[tuple[str, str]]:
-    """(folded label, field) of data/call_labels.yml, longest first."""
+    """(folded label, field) of tables/call_labels.yml, longest first."""
     owner: dict[str, str] = {}
     for field, by_lang in load_table("call_labels").items():
         for labels in by_lang.values():
@@ -60,7 +60,7 @@ def _call_labels() -> list[tuple[str, str]]:
 
 
 def call_field(label: str) -> str | None:
-    """The call field a page label stands for (data/call_labels.yml), or None."""
+    """The call field a page label stands for (tables/call_labels.yml), or None."""
     key = fold(label).rstrip(" :")
     for table_label, field in _call_labels():
         if key == table_label:
@@ -100,7 +100,7 @@ def _phrases(key: str) -> list[str]:
 
 
 def budget_in_prose(lines: list[str]) -> float | None:
-    """The call's budget when the prose states it right after a budget phrase (data/calls.yml
+    """The call's budget when the prose states it right after a budget phrase (tables/calls.yml
     budget_phrases), no cap word precedes it, and every such statement agrees."""
     table = load_table("calls")
     window, cap_window = int(table["budget_window"]), int(table["cap_window"])
@@ -360,7 +360,7 @@ def _labelled_fields(lines: list[str]) -> set[str]:
 
 
 def has_partner_section(root: lxml.html.HtmlElement) -> bool:
-    """Whether a heading of the page introduces a partner list (data/roles.yml)."""
+    """Whether a heading of the page introduces a partner list (tables/roles.yml)."""
     headings = section_headings()
     return any(
         fold(h.text_content()).rstrip(" :") in headings
@@ -523,7 +523,7 @@ def _country_named(text: str) -> str | None:
 
 
 def _countries_named(text: str) -> set[str]:
-    """Every country a text names: a country or region name (CLDR, data/places.yml) or an
+    """Every country a text names: a country or region name (CLDR, tables/places.yml) or an
     inflected country form ("w Polsce", "i Noreg")."""
     forms = {fold(str(k)): str(v) for k, v in load_table("places")["country_forms"].items()}
     words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", text)
@@ -744,7 +744,7 @@ def read_participants(lines: list[str]) -> list[dict[str, Any]]:
 
 
 def _organisation_run(lines: list[str]) -> list[dict[str, Any]]:
-    """Partners listed one per line without a heading (data/partner_labels.yml)."""
+    """Partners listed one per line without a heading (tables/partner_labels.yml)."""
     table = load_table("partner_labels")
     words = {fold(str(w)) for w in table["organisation_words"]}
 
@@ -984,7 +984,7 @@ _PROSE_NAME = r"[A-ZÀ-ÖØ-Þ][\w’'.&-]*(?:\s+(?:(?:{connectors})\s+)*[A-ZÀ-
 
 @cache
 def _lead_patterns() -> list[tuple[re.Pattern[str], str | None]]:
-    """(pattern with a `name` group, role) for each lead label of data/partner_labels.yml."""
+    """(pattern with a `name` group, role) for each lead label of tables/partner_labels.yml."""
     table = load_table("partner_labels")
     prose = table["lead_in_prose"]
     articles, pronouns, _, _ = _prose_words()
@@ -1172,7 +1172,7 @@ def _written_longer(name: str, text: str) -> bool:
 
 
 def programme_in_prose(lines: list[str]) -> str | None:
-    """The one programme a page names next to a programme word (data/calls.yml): "funded by
+    """The one programme a page names next to a programme word (tables/calls.yml): "funded by
     LIFE programme" / "sous le programme LIFE" -> LIFE; a name that takes the capitalised
     word as its own ("the project (North Sea Region Programme)") keeps it. None when
     the page names several, or also writes the name longer."""

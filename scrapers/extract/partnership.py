@@ -9,11 +9,11 @@ Title and acronym, in this order:
      International"), that quoted name is the title.
 
 Participants, in this order:
-  1. A section under a partner heading (data/roles.yml section_headings, e.g. "Project Partner"):
+  1. A section under a partner heading (tables/roles.yml section_headings, e.g. "Project Partner"):
      one participant per row "Name – role words". role_as_published is the text after the dash;
-     role is the longest role phrase in it (data/roles.yml), else the role the heading gives
+     role is the longest role phrase in it (tables/roles.yml), else the role the heading gives
      (partner); "WP 5 leader" puts "WP5" in work_packages_led.
-  2. Without such a section, the actors the prose names (data/mentions.yml):
+  2. Without such a section, the actors the prose names (tables/mentions.yml):
      - "between A (Place) and B (Place)" names two participants working together; a place in
        parentheses that is a country or a known region gives their country (Galicia -> ES);
      - an acronym spelled out with a network word ("ERRIN (European Research & Innovation

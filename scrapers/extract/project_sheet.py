@@ -1,7 +1,7 @@
 """EU-publicity project sheets: "Label | value" rows naming a funded operation.
 
 Beneficiaries of EU cohesion funds must publish a sheet per operation (title, promoter,
-amounts, dates, funds). The labels differ by country and language; data/project_labels.yml maps
+amounts, dates, funds). The labels differ by country and language; tables/project_labels.yml maps
 them to fields. Every value is read strictly: an amount or date that cannot be read is None with
 a quality flag naming the field and the raw text, and the rest of the record is kept.
 """

@@ -1,6 +1,6 @@
 """HTML to visible text lines, label/value rows, list splitting and language detection.
 
-The word tables these helpers use live in `data/*.yml`, loaded once by `load_table`.
+The word tables these helpers use live in `tables/*.yml`, loaded once by `load_table`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 
 @cache
 def load_table(name: str) -> Any:
-    """One YAML table from `scrapers/extract/data/`, parsed once per process."""
-    text = resources.files("scrapers.extract").joinpath("data", f"{name}.yml").read_text("utf-8")
+    """One YAML table from `scrapers/extract/tables/`, parsed once per process."""
+    text = resources.files("scrapers.extract").joinpath("tables", f"{name}.yml").read_text("utf-8")
     return yaml.safe_load(text)
 
 
@@ -290,7 +290,7 @@ def _language_scores(tokens: Sequence[str]) -> tuple[list[tuple[str, float]], di
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the language whose function words dominate the text, else None.
 
-    Rules in data/language.yml: distinctive words weigh more than shared ones, the winner must
+    Rules in tables/language.yml: distinctive words weigh more than shared ones, the winner must
     lead clearly, and a two-language page (close scores) is in the language it starts with.
     """
     table = load_table("language")
