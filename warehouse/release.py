@@ -378,29 +378,15 @@ def rollback(data_dir: Path) -> ReleaseResult:
         if index == 0:
             raise ReleaseError(f"{current} is the oldest release kept; nothing to roll back to")
         target = ids[index - 1]
-        _serve_release_database(DataLayout(data_dir), root / target / DB_FILE)
         _write_current(root, target)
-        sync_releases_table(data_dir)
+        # One publish: the target release's data, with the releases table saying it is current.
+        sync_releases_table(data_dir, base=root / target / DB_FILE)
     return ReleaseResult(
         target,
         root / target,
         created=False,
         message=f"rolled back: {target} is current (was {current})",
     )
-
-
-def _serve_release_database(layout: DataLayout, snapshot: Path) -> None:
-    """Publish a copy of a release's database (never the release's own read-only file)."""
-    layout.staging.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".rollback-", suffix=".db", dir=layout.staging)
-    os.close(fd)
-    copy = Path(name)
-    try:
-        shutil.copyfile(snapshot, copy)
-        copy.chmod(0o644)
-        publish_database(copy, layout.published)
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 def releases_rows(data_dir: Path) -> list[tuple]:
@@ -429,21 +415,24 @@ def _served_rows(served: Path) -> list[tuple] | None:
             return None
 
 
-def sync_releases_table(data_dir: Path) -> bool:
+def sync_releases_table(data_dir: Path, base: Path | None = None) -> bool:
     """Republish the served database with a releases table matching the releases folder: a
     copy is built and checked beside it, then swapped in by warehouse.publish (the file
-    Datasette serves is never written). Returns False when the table was already right."""
+    Datasette serves is never written). Returns False when the table was already right.
+
+    `base`: the database to copy instead of the served one (a release's snapshot, on rollback;
+    it is always republished)."""
     layout = DataLayout(Path(data_dir))
     served = layout.published
     rows = releases_rows(layout.root)
-    if _served_rows(served) == rows:
+    if base is None and _served_rows(served) == rows:
         return False
     layout.staging.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".releases-", suffix=".db", dir=layout.staging)
     os.close(fd)
     copy = Path(name)
     try:
-        with contextlib.closing(_ro(served)) as conn:
+        with contextlib.closing(_ro(base or served)) as conn:
             conn.execute("VACUUM INTO ?", (str(copy),))
         conn = sqlite3.connect(copy, isolation_level=None)
         with contextlib.closing(conn):
