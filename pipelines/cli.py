@@ -236,7 +236,8 @@ def refresh_cmd(
     record_crawls(layout, results, failures, run_id=run_id)
     # A failed crawl leaves no run file, so a source's latest run is its last good one: the
     # refresh goes on with it and the source is published as stale, never emptied.
-    kept = {s: layout.latest_raw(s) for s in failures if layout.latest_raw(s) is not None}
+    last_runs = {s: layout.latest_raw(s) for s in failures}
+    kept = {s: run for s, run in last_runs.items() if run is not None}
     for source_id, exc in failures.items():
         tail = (
             f"keeping its last good run {kept[source_id].stem}"
