@@ -30,7 +30,9 @@ from warehouse.metadata import (
 from warehouse.publish import PublishError, publish_database
 from warehouse.serve import datasette_command
 
-TODAY = dt.datetime.now(dt.UTC).date()  # SQLite's date('now') is UTC too
+# The fixture dates are relative to TODAY, and the canned queries' date('now') is pinned to it
+# (pin_clock): a run that crosses midnight UTC would otherwise see two different todays.
+TODAY = dt.datetime.now(dt.UTC).date()
 FETCHED_AT = "2024-05-01T10:00:00Z"
 
 
@@ -564,7 +566,7 @@ def test_every_canned_query_has_cases() -> None:
 def test_canned_query_returns_expected_rows(
     conn: sqlite3.Connection, name: str, params: dict, expected: list[dict]
 ) -> None:
-    sql = load_queries()[name]["sql"]
+    sql = pin_clock(load_queries()[name]["sql"])
     conn.row_factory = sqlite3.Row
     cursor = conn.execute(sql, _with_empty_params(sql, params))
     rows = [dict(row) for row in cursor.fetchall()]
@@ -573,6 +575,17 @@ def test_canned_query_returns_expected_rows(
         for key, value in wanted.items():
             got = set(row[key].split(",")) if isinstance(value, set) else row[key]
             assert got == value, (key, row)
+
+
+def pin_clock(sql: str) -> str:
+    """The query with SQLite's 'now' replaced by TODAY, so its answer depends on no wall clock."""
+    return sql.replace("'now'", f"'{TODAY.isoformat()}'")
+
+
+def test_pin_clock_replaces_every_now() -> None:
+    for query in load_queries().values():
+        assert "'now'" not in pin_clock(query["sql"])
+    assert pin_clock("select date('now', '+1 days')") == f"select date('{TODAY}', '+1 days')"
 
 
 def _with_empty_params(sql: str, params: dict) -> dict:
