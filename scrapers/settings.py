@@ -36,6 +36,8 @@ CLUSTERDATA_RETRY_BASE_DELAY = 2.0
 CLUSTERDATA_RETRY_MAX_DELAY = 60.0
 CLUSTERDATA_RETRY_AFTER_CAP = 120.0
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 opens a remote-control listening port per crawler by default: off, like telnet.
+REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapers.crawl import failure_reason
+from scrapers.crawl import crawl_settings, failure_reason
 from scrapers.middlewares import (
     DEFERRED_STAT,
     QUARANTINED_STAT,
@@ -169,3 +169,11 @@ def test_backoff_grows_and_is_capped():
     waits = [mw.backoff(n) for n in (1, 2, 3, 4, 5)]
     assert 1 <= waits[0] <= 2 and 2 <= waits[1] <= 4 and 4 <= waits[2] <= 8
     assert all(5 <= w <= 10 for w in waits[3:])  # capped at MAX_DELAY
+
+
+def test_no_crawl_opens_a_control_port(tmp_path):
+    # Scrapy's telnet console and (since 2.19) its remote control listen on a port per crawler.
+    for offline in (False, True):
+        settings = crawl_settings(tmp_path / "out.jsonl", offline, tmp_path, None)
+        assert settings.getbool("TELNETCONSOLE_ENABLED") is False
+        assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
