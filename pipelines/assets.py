@@ -20,7 +20,15 @@ from pipelines.clean import (
     derive_organisations,
 )
 from pipelines.crawling import CrawlFailed, crawl_source
+from pipelines.gate import (
+    load_snapshot,
+    promote_snapshots,
+    read_verdicts,
+    run_gate,
+    stage_outcome,
+)
 from pipelines.health import finalize_run, read_health, read_history
+from pipelines.history import commit_pending, prepare_history
 from pipelines.layout import DataLayout
 from pipelines.quarantine import (
     QUARANTINE_SCHEMA,
@@ -30,6 +38,7 @@ from pipelines.quarantine import (
 from pipelines.raw import ROW_ENTITIES, RawDataError, empty_raw, read_run
 from pipelines.validate import PARENTS, drop_orphans, validate_entity
 from schemas import ENTITY_MODELS, TABLE_MODELS, load_order
+from schemas.history import HISTORY_TABLES
 from scrapers.registry import load_registry
 
 REGISTRY = load_registry()
@@ -38,7 +47,10 @@ RAW_ENTITIES = ROW_ENTITIES  # clusters, calls, projects, participants, document
 # Parents before children, so orphan checks see their parents validated (sources come from the
 # registry and source_health from the refreshes' health history, not from crawls).
 BOOKKEEPING_TABLES = ("sources", "source_health")
-VALIDATED_ENTITIES = [t for t in load_order() if t not in BOOKKEEPING_TABLES]
+# The history tables (pipelines/history.py) are built from the history store, not crawled.
+VALIDATED_ENTITIES = [
+    t for t in load_order() if t not in BOOKKEEPING_TABLES and t not in HISTORY_TABLES
+]
 
 
 class ClusterdataConfig(dg.ConfigurableResource):
@@ -316,6 +328,57 @@ checks = [_conservation_check(e) for e in VALIDATED_ENTITIES] + [
 ]
 
 
+# --- gated ------------------------------------------------------------------------------------
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["gated", e],
+            group_name="gated",
+            deps=[dg.AssetKey(["validated", v]) for v in VALIDATED_ENTITIES],
+            description=f"{e} to publish: each source's rows if it passes the source gate, its "
+            "last good snapshot if it fails; absent records kept for one run",
+        )
+        for e in VALIDATED_ENTITIES
+    ],
+)
+def gated_records(
+    context: dg.AssetExecutionContext, settings: ClusterdataConfig
+) -> Iterator[dg.MaterializeResult]:
+    """The source gate (pipelines/gate.py) over every source at once: one source's verdict
+    decides its rows in every entity, and carried rows must resolve against all the others."""
+    layout = settings.layout
+    result = run_gate(
+        REGISTRY,
+        {e: pl.read_parquet(layout.staged("validated", e)) for e in VALIDATED_ENTITIES},
+        read_quarantine(layout.quarantine_db, context.run_id),
+        read_health(layout),
+        {s: p.stem if (p := layout.latest_raw(s)) else None for s in REGISTRY},
+        {s: load_snapshot(layout, s) for s in REGISTRY},
+    )
+    for entity, rows in result.dropped.items():
+        write_quarantine(layout.quarantine_db, context.run_id, f"gated/{entity}", rows)
+    stage_outcome(layout, result)
+    failed = {s: v.reason for s, v in result.verdicts.items() if not v.passed}
+    for source_id, reason in failed.items():
+        context.log.warning(f"{source_id} failed the source gate: {reason}")
+    for entity in VALIDATED_ENTITIES:
+        _write(result.tables[entity], layout.staged("gated", entity))
+        carried = {
+            s: v.carried[entity] for s, v in result.verdicts.items() if v.carried.get(entity)
+        }
+        yield dg.MaterializeResult(
+            asset_key=["gated", entity],
+            metadata={
+                "rows": result.tables[entity].height,
+                "carried_from_snapshots": json.dumps(carried),
+                "failed_sources": json.dumps(failed),
+                "unlinked": json.dumps(result.unlinked),
+            },
+        )
+
+
 # --- warehouse and publish ---------------------------------------------------------------------
 
 
@@ -323,12 +386,13 @@ def sources_frame(layout: DataLayout, run_id: str, built_at: str) -> pl.DataFram
     """The sources table: the registry plus how each source's last run went."""
     valid: dict[str, int] = {}
     for entity in ENTITY_MODELS:
-        for s, n in _per_source_counts(pl.read_parquet(layout.staged("validated", entity))).items():
+        for s, n in _per_source_counts(pl.read_parquet(layout.staged("gated", entity))).items():
             valid[s] = valid.get(s, 0) + n
     q = read_quarantine(layout.quarantine_db, run_id)
     q = q.filter(pl.col("entity") != "documents").unique(["entity", "source_id", "record_key"])
     quarantined = _per_source_counts(q)
     health = read_health(layout)
+    verdicts = read_verdicts(layout)
     rows = []
     for s, spec in REGISTRY.items():
         raw = layout.latest_raw(s)
@@ -341,7 +405,18 @@ def sources_frame(layout: DataLayout, run_id: str, built_at: str) -> pl.DataFram
             # The crawl broke; the rows (if any) are those of the last good run, carried forward.
             status = "stale" if n_valid else crawl["status"]
             reason = f"{crawl['status']} at {crawl['checked_at']}: {reason}"
-            last_success = _run_time(raw) if raw and n_valid else None
+            last_success = _last_good(verdicts.get(s)) if n_valid else None
+        elif s in verdicts and not verdicts[s].passed:
+            # The crawl ran but its rows broke the source gate: its last good snapshot is served.
+            snapshot = verdicts[s].snapshot_run_id
+            status = "stale" if n_valid else "failed"
+            tail = (
+                f"keeping its last good run {snapshot}"
+                if n_valid
+                else "no last good snapshot: nothing published"
+            )
+            reason = f"gate failed: {verdicts[s].reason}; {tail}"
+            last_success = _last_good(verdicts[s]) if n_valid else None
         rows.append(
             {
                 "source_id": s,
@@ -412,6 +487,12 @@ def source_health_frame(layout: DataLayout, sources: pl.DataFrame) -> pl.DataFra
     return pl.DataFrame(rows, schema={c: col.dtype.type for c, col in columns.items()})
 
 
+def _last_good(verdict) -> str | None:
+    """When the rows a failing source keeps were crawled (its snapshot's run)."""
+    run_id = verdict.snapshot_run_id if verdict else None
+    return _run_time(Path(run_id)) if run_id else None
+
+
 def _run_time(raw: Path) -> str:
     stamp = raw.stem  # 20261123T071502123456Z
     parsed = dt.datetime.strptime(stamp[:15], "%Y%m%dT%H%M%S")
@@ -420,7 +501,7 @@ def _run_time(raw: Path) -> str:
 
 @dg.asset(
     key=["warehouse", "clusterdata"],
-    deps=[dg.AssetKey(["validated", e]) for e in VALIDATED_ENTITIES],
+    deps=[dg.AssetKey(["gated", e]) for e in VALIDATED_ENTITIES],
     group_name="warehouse",
     description="A new SQLite file: tables, FTS5, indexes; integrity-checked",
 )
@@ -431,7 +512,7 @@ def warehouse_database(
 
     layout = settings.layout
     built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    tables = {e: pl.read_parquet(layout.staged("validated", e)) for e in VALIDATED_ENTITIES}
+    tables = {e: pl.read_parquet(layout.staged("gated", e)) for e in VALIDATED_ENTITIES}
     tables["sources"] = sources_frame(layout, context.run_id, built_at)
     tables["source_health"] = source_health_frame(layout, tables["sources"])
     for table in BOOKKEEPING_TABLES:
@@ -445,6 +526,9 @@ def warehouse_database(
     for old in layout.build_dir.glob("clusterdata-*.db"):
         old.unlink()
     path = layout.build_dir / f"clusterdata-{context.run_id}.db"
+    # Field-level changes and record versions since the last publish; the history store itself
+    # advances only once this build is published (published_database).
+    tables.update(prepare_history(layout.root, tables, built_at).tables)
     report = build_database(tables, path)
     return dg.MaterializeResult(
         metadata={"path": str(path), "report": json.dumps(report, default=str)}
@@ -458,13 +542,21 @@ def warehouse_database(
     description="The served database, replaced atomically by the new build",
 )
 def published_database(settings: ClusterdataConfig) -> dg.MaterializeResult:
-    from warehouse.publish import publish_database
+    from warehouse.publish import PublishError, publish_checked
 
     layout = settings.layout
     builds = sorted(layout.build_dir.glob("clusterdata-*.db"), key=lambda p: p.stat().st_mtime)
     if not builds:
         raise dg.Failure("no built database to publish")
-    target = publish_database(builds[-1], layout.published)
+    try:
+        # One publish at a time, smoke-checked after the switch, rolled back if that fails.
+        target = publish_checked(builds[-1], layout.published, layout.root)
+    except PublishError as exc:
+        raise dg.Failure(str(exc)) from None
+    # The release is served: this run's passing sources become their last good snapshots, and
+    # the history it was built with becomes the store.
+    promote_snapshots(layout)
+    commit_pending(layout.root)
     return dg.MaterializeResult(metadata={"path": str(target)})
 
 
@@ -473,6 +565,7 @@ all_assets = [
     *clean_assets,
     clean_organisations,
     *validated_assets,
+    gated_records,
     warehouse_database,
     published_database,
 ]

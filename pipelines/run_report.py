@@ -21,10 +21,12 @@ from rich.table import Table
 from pipelines.layout import DataLayout
 from pipelines.quarantine import read_quarantine
 from schemas import TABLE_MODELS
+from schemas.history import HISTORY_TABLES
 from warehouse.changelog import compare_databases
 
 # source_health grows by one row per source every refresh: counting that as a change says nothing.
-COMPARED_TABLES = [t for t in TABLE_MODELS if t != "source_health"]
+# The run log and the history tables describe changes; counting their rows would count twice.
+COMPARED_TABLES = [t for t in TABLE_MODELS if t != "source_health" and t not in HISTORY_TABLES]
 TOP_REASONS = 3
 
 
@@ -141,6 +143,52 @@ def build_report(
         "duration_s": round(duration_s, 3),
         "sources": sources,
         "tables": tables,
+    }
+
+
+def unchanged_report(layout: DataLayout, run_id: str, built_by: str, duration_s: float) -> dict:
+    """The report of a refresh whose crawls brought back what release `built_by` was built from
+    (pipelines/incremental.py): this run's crawl outcomes, the served rows, nothing changed."""
+    from pipelines.health import history_dir
+
+    crawls = json.loads((history_dir(layout) / f"{run_id}.json").read_text(encoding="utf-8"))
+    outcomes = crawls["sources"]
+    with contextlib.closing(
+        sqlite3.connect(f"{layout.published.resolve().as_uri()}?mode=ro", uri=True)
+    ) as conn:
+        conn.row_factory = sqlite3.Row
+        served = {
+            row["source_id"]: dict(row)
+            for row in conn.execute("SELECT source_id, rows_valid, rows_quarantined FROM sources")
+        }
+    sources = []
+    for source_id, outcome in sorted(outcomes.items()):
+        rows = served.get(source_id, {})
+        sources.append(
+            {
+                "source_id": source_id,
+                "status": outcome["status"],
+                "reason": outcome.get("reason"),
+                "items": outcome.get("items"),
+                "pages": outcome.get("pages"),
+                "duration_s": outcome.get("duration_s"),
+                "rows_valid": rows.get("rows_valid"),
+                "rows_quarantined": rows.get("rows_quarantined"),
+                "added": 0,
+                "changed": 0,
+                "removed": 0,
+                "per_table": {},
+                "top_quarantine_reasons": [],
+            }
+        )
+    return {
+        "run_id": run_id,
+        "pipeline_run_id": None,
+        "unchanged_since": built_by,
+        "compared_with_previous": True,
+        "duration_s": round(duration_s, 3),
+        "sources": sources,
+        "tables": {table: {"added": 0, "changed": 0, "removed": 0} for table in COMPARED_TABLES},
     }
 
 

@@ -56,6 +56,8 @@ class SourceSpec:
     # When several sources list the same cluster, organisations link to the one whose source
     # has the lowest priority number (ties: source_id order).
     link_priority: int = 100
+    # The source gate fails a run with fewer rows than this share of its last good run's.
+    min_row_ratio: float = 0.8
 
     def lookup(self, table: str) -> dict[str, str]:
         """Value fixes for one vocabulary, e.g. 'programmes' -> {'P2020': 'Portugal 2020'}."""
@@ -108,7 +110,14 @@ def load_source(path: Path) -> SourceSpec:
         lookups={k: dict(v) for k, v in (raw.get("lookups") or {}).items()},
         notes=raw.get("notes"),
         link_priority=int(raw.get("link_priority", 100)),
+        min_row_ratio=_ratio(path.name, raw.get("min_row_ratio", 0.8)),
     )
+
+
+def _ratio(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise RegistryError(f"{name}: min_row_ratio must be a number in (0, 1]")
+    return float(value)
 
 
 def load_registry(directory: Path = SOURCES_DIR) -> dict[str, SourceSpec]:

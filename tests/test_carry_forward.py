@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import EXIT_PUBLISHED_WITH_FAILURES
-from tests.conftest import run_refresh
+from tests.conftest import empty_page, refetch_later, run_refresh
 
 pytestmark = pytest.mark.slow
 BROKEN, OTHER = "pt_ticept_projects", "it_trentino_calls"
@@ -30,14 +29,8 @@ def test_a_broken_source_keeps_its_rows_and_the_others_publish(recordings_copy: 
     (old_fetch,) = rows(db, f"SELECT DISTINCT fetched_at FROM calls WHERE source_id = '{OTHER}'")
 
     # The project sheet comes back as an empty page; the other source is re-fetched later.
-    (recordings_copy / BROKEN / "connection.html").write_text(
-        "<html><body></body></html>", encoding="utf-8"
-    )
-    index = recordings_copy / OTHER / "index.json"
-    recorded = json.loads(index.read_text())
-    for response in recorded["responses"]:
-        response["fetched_at"] = "2026-11-30T06:00:00Z"
-    index.write_text(json.dumps(recorded), encoding="utf-8")
+    empty_page(recordings_copy, BROKEN, "connection.html")
+    refetch_later(recordings_copy, OTHER)
     capsys.readouterr()
 
     code = run_refresh(data_dir, "--recordings", str(recordings_copy), *SOURCES)

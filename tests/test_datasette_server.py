@@ -1,14 +1,17 @@
 """The real Datasette server, started by warehouse.serve.serve on a built database: JSON API rows,
-a canned query, the licence, and a restart when a new release is published."""
+a canned query, the licence, and a new release served without a restart (the hot_reload plugin)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -130,25 +133,133 @@ def test_datasette_serves_rows_queries_and_licence(server) -> None:
     assert settings["suggest_facets"] is False
 
 
+def _children(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
 @pytest.mark.slow
-def test_publishing_a_release_restarts_the_server_and_ctrl_c_ends_it(
+def test_publishing_a_release_is_served_without_a_restart_and_ctrl_c_ends_it(
     server, tmp_path: Path
 ) -> None:
     base, process, db, log = server
     url = f"{base}/clusterdata/projects.json?_shape=array&project_id=p%3A1"
-    assert get_json(url)[0]["title"] == "Competitividade Açores"
+    old, new = "Competitividade Açores", "Competitividade Açores, segunda fase"
+    assert get_json(url)[0]["title"] == old
+    datasette = _children(process.pid)
+    answers: list[tuple[float, int, str | None]] = []
+    done = threading.Event()
 
-    built = tmp_path / "data" / "next.db"
-    build_database(samples.sample_tables("Competitividade Açores, segunda fase"), built)
-    publish_database(built, db)
-    wait_until(
-        lambda: get_json(url)[0]["title"] == "Competitividade Açores, segunda fase",
-        "new release served",
-        process,
-        log,
-    )
+    def poll() -> None:
+        # One client asking as fast as it can across the publish: every answer is recorded.
+        while not done.is_set():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    title = json.loads(response.read())[0]["title"]
+                    answers.append((time.monotonic(), response.status, title))
+            except urllib.error.HTTPError as exc:
+                answers.append((time.monotonic(), exc.code, None))
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                answers.append((time.monotonic(), 0, repr(exc)))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        time.sleep(0.5)
+        built = tmp_path / "data" / "next.db"
+        build_database(samples.sample_tables(new), built)
+        published_at = time.monotonic()
+        publish_database(built, db)
+        deadline = published_at + 10
+        while time.monotonic() < deadline and not any(a[2] == new for a in answers):
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        done.set()
+        poller.join(timeout=10)
+
+    assert [a for a in answers if a[1] != 200] == []
+    titles = [title for _, _, title in answers]
+    assert set(titles) == {old, new}
+    first_new = titles.index(new)
+    # No mixing back: once a client has seen the new release it never sees the old one again.
+    assert set(titles[first_new:]) == {new}
+    assert answers[first_new][0] - published_at < 10
+    assert _children(process.pid) == datasette  # the same Datasette, not a restarted one
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=15) == 0
     with pytest.raises(urllib.error.URLError):
         get_json(f"{base}/-/versions.json")
+
+
+def _in_process(db: Path):
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from warehouse.metadata import datasette_metadata, datasette_settings
+    from warehouse.serve import PLUGINS_DIR, read_sources
+
+    ds = Datasette(
+        [str(db)],
+        metadata=datasette_metadata(read_sources(db)),
+        plugins_dir=str(PLUGINS_DIR),
+        settings=datasette_settings(),
+    )
+    return ds, pm.get_plugin("hot_reload.py")
+
+
+async def _title(ds) -> str:
+    response = await ds.client.get("/clusterdata/projects.json?_shape=array&project_id=p%3A1")
+    assert response.status_code == 200
+    return response.json()[0]["title"]
+
+
+def test_hot_reload_swaps_in_a_new_database_and_closes_the_old_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, plugin = _in_process(db)
+    monkeypatch.setattr(plugin, "RETIRE_SECONDS", 0.2)
+
+    async def scenario() -> list[int]:
+        assert await _title(ds) == "Release 0"
+        descriptors = []
+        for n in range(1, 6):
+            served = ds.databases["clusterdata"]
+            build_database(samples.sample_tables(f"Release {n}"), tmp_path / "build.db")
+            publish_database(tmp_path / "build.db", db)
+            assert await plugin.reload_if_published(ds, set())
+            assert ds.databases["clusterdata"] is not served
+            assert await _title(ds) == f"Release {n}"
+            # A request that looked up the old Database before the swap finishes on the old
+            # release (its unlinked inode), not half on the new one.
+            old = await served.execute("SELECT title FROM projects WHERE project_id = 'p:1'")
+            assert old.first()[0] == f"Release {n - 1}"
+            await asyncio.sleep(0.5)  # past RETIRE_SECONDS: the old connections are closed
+            descriptors.append(len(os.listdir("/proc/self/fd")))
+        return descriptors
+
+    descriptors = asyncio.run(scenario())
+    assert len(set(descriptors)) == 1, descriptors  # no descriptor leaked per publish
+
+
+def test_hot_reload_keeps_the_release_when_the_new_file_does_not_open(tmp_path: Path) -> None:
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Good release"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, plugin = _in_process(db)
+
+    async def scenario() -> None:
+        assert await _title(ds) == "Good release"
+        # Not through publish_database (which would refuse it): what the plugin itself checks.
+        broken = tmp_path / "broken.db"
+        broken.write_bytes(b"not a database" * 100)
+        os.replace(broken, db)
+        refused: set = set()
+        assert not await plugin.reload_if_published(ds, refused)
+        assert len(refused) == 1
+        assert await _title(ds) == "Good release"
+
+    asyncio.run(scenario())

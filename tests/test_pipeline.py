@@ -25,6 +25,8 @@ ASSET_KEYS = sorted(
                               "projects", "recognitions")]
     + [f"validated/{e}" for e in ("calls", "clusters", "documents", "organisations",
                                   "participants", "projects", "recognitions")]
+    + [f"gated/{e}" for e in ("calls", "clusters", "documents", "organisations",
+                              "participants", "projects", "recognitions")]
     + ["warehouse/clusterdata", "published/clusterdata"]
 )
 

@@ -16,7 +16,7 @@ from pipelines.layout import DataLayout
 from pipelines.quarantine import QUARANTINE_SCHEMA, write_quarantine
 from pipelines.run_report import top_quarantine_reasons
 from schemas import SourceHealthRecord
-from tests.conftest import run_refresh
+from tests.conftest import empty_page, refetch_later, run_refresh
 
 BROKEN, OTHER = "pt_ticept_projects", "it_trentino_calls"
 SOURCES = ("--source", BROKEN, "--source", OTHER, "--no-release")
@@ -47,14 +47,8 @@ def test_two_refreshes_report_and_log_each_source(recordings_copy: Path, capsys)
     assert first["tables"]["calls"]["added"] == n_calls
 
     # The project sheet comes back empty; the other source is re-fetched later.
-    (recordings_copy / BROKEN / "connection.html").write_text(
-        "<html><body></body></html>", encoding="utf-8"
-    )
-    index = recordings_copy / OTHER / "index.json"
-    recorded = json.loads(index.read_text())
-    for response in recorded["responses"]:
-        response["fetched_at"] = "2026-11-30T06:00:00Z"
-    index.write_text(json.dumps(recorded), encoding="utf-8")
+    empty_page(recordings_copy, BROKEN, "connection.html")
+    refetch_later(recordings_copy, OTHER)
     code = run_refresh(data_dir, "--recordings", str(recordings_copy), *SOURCES)
     assert code == EXIT_PUBLISHED_WITH_FAILURES
 

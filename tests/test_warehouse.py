@@ -34,6 +34,8 @@ from warehouse.serve import datasette_command
 # (pin_clock): a run that crosses midnight UTC would otherwise see two different todays.
 TODAY = dt.datetime.now(dt.UTC).date()
 FETCHED_AT = "2024-05-01T10:00:00Z"
+# Two history builds: the first saw every record, the second a change and a removal.
+H1, H2 = "2024-05-01T10:00:00Z", "2024-06-01T10:00:00Z"
 
 
 def sha(text: str) -> str:
@@ -200,6 +202,34 @@ def sample_tables(project_title: str = "Competitividade Açores") -> dict[str, p
              "pages": 1, "rows_valid": 1, "rows_quarantined": 0, "duration_s": 1.5}
             for source_id in SOURCES
         ],
+        # History (pipelines/history.py): c:soon's deadline moved once; p:gone was removed.
+        "changes": [
+            {"change_id": f"{H1}/calls/c:soon/added", "table_name": "calls",
+             "record_id": "c:soon", "source_id": "eu_sedia_calls", "change_type": "added",
+             "changed_at": H1},
+            {"change_id": f"{H1}/projects/p:gone/added", "table_name": "projects",
+             "record_id": "p:gone", "source_id": "pt_portugal2020_projects",
+             "change_type": "added", "changed_at": H1},
+            {"change_id": f"{H2}/calls/c:soon/deadline_date", "table_name": "calls",
+             "record_id": "c:soon", "source_id": "eu_sedia_calls", "field": "deadline_date",
+             "old_value": '"2024-06-30"', "new_value": '"2024-07-15"', "change_type": "changed",
+             "changed_at": H2},
+            {"change_id": f"{H2}/projects/p:gone/removed", "table_name": "projects",
+             "record_id": "p:gone", "source_id": "pt_portugal2020_projects",
+             "change_type": "removed", "changed_at": H2},
+        ],
+        "record_versions": [
+            {"version_id": "calls/c:soon/1", "table_name": "calls", "record_id": "c:soon",
+             "source_id": "eu_sedia_calls", "version": 1, "valid_from": H1, "valid_to": H2,
+             "first_seen": H1, "last_seen": H2, "row_json": '{"deadline_date": "2024-06-30"}'},
+            {"version_id": "calls/c:soon/2", "table_name": "calls", "record_id": "c:soon",
+             "source_id": "eu_sedia_calls", "version": 2, "valid_from": H2, "first_seen": H1,
+             "last_seen": H2, "row_json": '{"deadline_date": "2024-07-15"}'},
+            {"version_id": "projects/p:gone/1", "table_name": "projects", "record_id": "p:gone",
+             "source_id": "pt_portugal2020_projects", "version": 1, "valid_from": H1,
+             "valid_to": H2, "first_seen": H1, "last_seen": H1, "removed_at": H2,
+             "row_json": '{"title": "Gone"}'},
+        ],
     }  # fmt: skip
     return {table: frame(model, rows[table]) for table, model in TABLE_MODELS.items()}
 
@@ -310,6 +340,8 @@ def test_report_counts_rows_fts_and_indexes(tmp_path: Path) -> None:
         "participants": 4,
         "calls": 5,
         "source_health": 3,
+        "changes": 4,
+        "record_versions": 3,
     }
     assert report["fts_tables"]["projects"] == "projects_fts"
     assert "idx_participants_organisation_id" in report["indexes"]
@@ -547,6 +579,19 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
                "event_name": "Deadline: Digital clusters"},
               {"call_id": "c:forthcoming"}, {"call_id": "c:soon"}, {"call_id": "c:later"},
               {"call_id": "c:pt-open", "event_dtstart": str(TODAY + dt.timedelta(days=100))}]),
+    ],
+    "changes_since": [
+        ({"since": "2024-06-01"}, [{"record_id": "c:soon", "field": "deadline_date",
+                                    "old_value": '"2024-06-30"', "new_value": '"2024-07-15"'},
+                                   {"record_id": "p:gone", "change_type": "removed"}]),
+        ({"since": "2024-06-01", "table": "projects"}, [{"record_id": "p:gone"}]),
+        ({"since": "2024-05-01", "table": "calls"},
+         [{"change_type": "changed"}, {"change_type": "added", "changed_at": H1}]),
+        ({"since": "2024-06-02"}, []),
+    ],
+    "calls_whose_deadline_moved": [
+        ({}, [{"call_id": "c:soon", "title": "Cluster internationalisation",
+               "old_deadline": "2024-06-30", "new_deadline": "2024-07-15", "changed_at": H2}]),
     ],
 }
 

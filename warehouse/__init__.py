@@ -1,21 +1,34 @@
 """The served SQLite database: DDL from the models, build, atomic publish, Datasette config and
-server."""
+server.
 
-from warehouse.build import BuildError, build_database
-from warehouse.ddl import create_table_sql
-from warehouse.metadata import datasette_metadata, datasette_settings, write_datasette_config
-from warehouse.publish import PublishError, publish_database
-from warehouse.serve import datasette_command, serve
+The names below are loaded from their modules on first use (PEP 562): importing a light module
+of this package (or the CLI, which imports `warehouse.release` only to run a release) does not
+pay for polars and the pandera models."""
 
-__all__ = [
-    "BuildError",
-    "PublishError",
-    "build_database",
-    "create_table_sql",
-    "datasette_command",
-    "datasette_metadata",
-    "datasette_settings",
-    "publish_database",
-    "serve",
-    "write_datasette_config",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Where the server is reached, for download links, unless --base-url / $CLUSTERDATA_BASE_URL.
+DEFAULT_BASE_URL = "http://127.0.0.1:8001"
+
+_EXPORTS = {
+    "BuildError": "warehouse.build",
+    "build_database": "warehouse.build",
+    "create_table_sql": "warehouse.ddl",
+    "datasette_metadata": "warehouse.metadata",
+    "datasette_settings": "warehouse.metadata",
+    "write_datasette_config": "warehouse.metadata",
+    "PublishError": "warehouse.publish",
+    "publish_database": "warehouse.publish",
+    "datasette_command": "warehouse.serve",
+    "serve": "warehouse.serve",
+}
+__all__ = ["DEFAULT_BASE_URL", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'warehouse' has no attribute {name!r}")

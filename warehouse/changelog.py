@@ -12,8 +12,12 @@ from schemas import TABLE_MODELS
 from warehouse.ddl import primary_key, quote
 
 # Bookkeeping of the last run, not data: a refresh that changes nothing else is not a change
-# (and not a new release, see warehouse.release.content_hash).
-VOLATILE_COLUMNS: dict[str, tuple[str, ...]] = {"sources": ("last_run_at", "last_success")}
+# (and not a new release, see warehouse.release.content_hash). A record's last_seen (history)
+# moves every refresh that serves it.
+VOLATILE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sources": ("last_run_at", "last_success"),
+    "record_versions": ("last_seen",),
+}
 # A log of the refreshes themselves: it grows every run, so it is left out of the content hash (a
 # refresh that changed no data is still not a new release).
 RUN_LOG_TABLES: tuple[str, ...] = ("source_health",)
@@ -111,7 +115,7 @@ def changelog_markdown(
     lines += [
         f"Compared with the previous release, {previous}, by primary key. A row is changed "
         "when any shared column differs (the sources table's run timestamps "
-        f"{', '.join(VOLATILE_COLUMNS['sources'])} excepted).",
+        f"{', '.join(VOLATILE_COLUMNS['sources'])} and record_versions.last_seen excepted).",
         "",
         "| table | rows | added | removed | changed |",
         "|---|---|---|---|---|",

@@ -4,17 +4,22 @@ holds either the last good release or the new one, never a half-written file."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from schemas import TABLE_MODELS
 from schemas.releases import RELEASES_TABLE
 from warehouse.build import foreign_key_problems, integrity_problems
 from warehouse.ddl import table_name
+from warehouse.faults import fault_point
+from warehouse.metadata import load_queries
 
 
 class PublishError(RuntimeError):
@@ -131,7 +136,99 @@ def publish_database(built: Path, target: Path) -> Path:
     # The new bytes reach the disk before the rename makes them the release.
     _fsync(source)
     os.replace(source, target)
+    fault_point("publish:switched")  # switched, the server not yet reloaded
     _fsync(target.parent)
     if source != built:
         built.unlink()
     return target
+
+
+LOCK_FILE = ".publish.lock"
+PREVIOUS_SUFFIX = ".previous"
+_NAMED_PARAMETER = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@contextlib.contextmanager
+def publish_lock(data_dir: Path) -> Iterator[None]:
+    """Hold <data_dir>/.publish.lock for a whole publish; a second one fails at once.
+
+    flock, not a pid file: the kernel drops the lock when its holder dies, so a refresh killed
+    with kill -9 never leaves a stale lock behind."""
+    path = Path(data_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise PublishError(
+                f"another publish is running (pid {holder}); wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def smoke_check(path: Path) -> None:
+    """What the server will run first, on the served file: a count per public table and every
+    canned query (named parameters left empty, as Datasette passes them). Raises the
+    sqlite3.Error of the first that fails."""
+    with contextlib.closing(_read_only(path)) as conn:
+        names = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+            )
+        ]
+        for name in sorted(set(names) & public_tables()):
+            conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+        for name, query in load_queries().items():
+            sql = query["sql"]
+            params = {p: "" for p in _NAMED_PARAMETER.findall(sql)}
+            try:
+                conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise sqlite3.OperationalError(f"canned query {name}: {exc}") from exc
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def publish_checked(built: Path, target: Path, data_dir: Path) -> Path:
+    """Publish `built` onto `target` one publish at a time: lock, check, switch, smoke check,
+    and on a failed smoke check put the previous file back (atomically) and raise PublishError.
+
+    The previous release is kept as a hard link <target>.previous taken before the switch, so
+    the rollback is one rename of the very bytes that were served."""
+    target = Path(target)
+    previous = target.with_name(target.name + PREVIOUS_SUFFIX)
+    with publish_lock(data_dir):
+        check_database(built)
+        fault_point("publish:checked")  # built and checked, not yet switched
+        previous.unlink(missing_ok=True)
+        had_previous = target.is_file()
+        if had_previous:
+            os.link(target, previous)
+        publish_database(built, target)
+        try:
+            smoke_check(target)
+        except sqlite3.Error as exc:
+            if had_previous:
+                os.replace(previous, target)
+                _fsync(target.parent)
+                tail = "rolled back to the previous release"
+            else:
+                tail = "no previous release to roll back to"
+            raise PublishError(f"smoke check failed: {exc}; {tail}") from exc
+        fault_point("publish:smoked")  # served and smoke-checked
+        previous.unlink(missing_ok=True)
+    return target.resolve()

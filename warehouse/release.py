@@ -27,7 +27,7 @@ import polars as pl
 
 from pipelines.layout import DataLayout
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
-from warehouse import exports, opendata
+from warehouse import DEFAULT_BASE_URL, exports, opendata
 from warehouse.build import integrity_problems
 from warehouse.changelog import (
     RUN_LOG_TABLES,
@@ -36,9 +36,9 @@ from warehouse.changelog import (
     compare_databases,
 )
 from warehouse.ddl import create_table_sql, quote
-from warehouse.publish import publish_database
+from warehouse.faults import fault_point
+from warehouse.publish import publish_database, publish_lock
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8001"
 RELEASES_DIR = "releases"
 CURRENT_FILE = "CURRENT"
 MANIFEST = "release.json"
@@ -131,8 +131,10 @@ def _write_current(root: Path, release_id: str) -> None:
 def snapshot_database(served: Path, target: Path) -> None:
     """A clean copy of the served file: VACUUM INTO, without the releases table (it describes
     the releases, so it is no part of one), journal_mode DELETE, integrity_check ok."""
+    fault_point("snapshot:before")
     with contextlib.closing(_ro(served)) as conn:
         conn.execute("VACUUM INTO ?", (str(target),))
+    fault_point("snapshot:vacuumed")  # copied, not yet cleaned nor renamed into place
     conn = sqlite3.connect(target, isolation_level=None)
     with contextlib.closing(conn):
         conn.execute("PRAGMA journal_mode=DELETE")
@@ -153,8 +155,9 @@ def snapshot_database(served: Path, target: Path) -> None:
 
 def content_hash(conn: sqlite3.Connection, frames: dict[str, pl.DataFrame]) -> str:
     """SHA-256 of the data: each table's DDL and its rows (ordered by primary key, as CSV),
-    leaving out the sources table's run timestamps and the source_health log, so a refresh
-    that changed nothing else gives the same hash (and so the same release)."""
+    leaving out the VOLATILE_COLUMNS (the sources table's run timestamps, each record's
+    last_seen) and the source_health log, so a refresh that changed nothing else gives the same
+    hash (and so the same release)."""
     digest = hashlib.sha256()
     for table, frame in frames.items():
         if table in RUN_LOG_TABLES:
@@ -421,7 +424,13 @@ def sync_releases_table(data_dir: Path, base: Path | None = None) -> bool:
     Datasette serves is never written). Returns False when the table was already right.
 
     `base`: the database to copy instead of the served one (a release's snapshot, on rollback;
-    it is always republished)."""
+    it is always republished). Under the publish lock from reading to swapping: a refresh
+    publishing meanwhile would otherwise be overwritten with the copy of the release before."""
+    with publish_lock(data_dir):
+        return _sync_releases_table(data_dir, base)
+
+
+def _sync_releases_table(data_dir: Path, base: Path | None) -> bool:
     layout = DataLayout(Path(data_dir))
     served = layout.published
     rows = releases_rows(layout.root)

@@ -103,15 +103,6 @@ def read_sources(db_path: Path) -> list[dict]:
         ]
 
 
-def _release_id(db_path: Path) -> tuple[int, int, int] | None:
-    # os.replace gives the published path a new inode; mtime and size catch an in-place copy.
-    try:
-        stat = db_path.stat()
-    except FileNotFoundError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -157,7 +148,6 @@ def serve(
     config_dir: Path | None = None,
     *,
     sql_port: int | None = None,
-    restart_on_publish: bool = True,
     poll_seconds: float = 1.0,
 ) -> None:
     """Serve the database with Datasette in the foreground until Ctrl-C (or SIGTERM).
@@ -167,10 +157,10 @@ def serve(
     memory cap, so a flood of expensive queries there cannot starve the table and row pages
     here; if a query kills it, it is started again.
 
-    Datasette keeps its SQLite connections open, so after publish_database swaps the file it
-    would go on serving the old release; with restart_on_publish the servers are restarted (with
-    fresh metadata) when the file is replaced. A non-zero exit of either Datasette stops both and
-    ends this with SystemExit(<its exit code>)."""
+    A new release (publish_database swapping the file) is served without a restart: the
+    hot_reload plugin (plugins/hot_reload.py) in each server swaps in the new file and its
+    metadata within a second, with no failed request. A non-zero exit of either Datasette stops
+    both and ends this with SystemExit(<its exit code>)."""
     db_path = Path(db_path)
     if not db_path.is_file():
         raise FileNotFoundError(f"{db_path}: no published database; run the refresh first")
@@ -183,48 +173,36 @@ def serve(
         sql_argv = datasette_command(db_path, sql_port, host, config_dir, allow_sql=True)
         commands.append((sql_argv, _sql_server_limits))
         print(f"Arbitrary SQL on http://{host}:{sql_port}/{DATABASE_NAME}", flush=True)
+    write_datasette_config(config_dir, read_sources(db_path))
+    processes: list[subprocess.Popen] = []
+    started: list[float] = []
+    returncode = 0
     with _sigterm_as_exception():
-        while True:
-            release = _release_id(db_path)
-            write_datasette_config(config_dir, read_sources(db_path))
-            processes: list[subprocess.Popen] = []
-            started: list[float] = []
-            republished = False
-            returncode = 0
-            try:
-                for argv, preexec in commands:
-                    processes.append(subprocess.Popen(argv, preexec_fn=preexec))
-                    started.append(time.monotonic())
-                while True:
-                    exited = [i for i, p in enumerate(processes) if p.poll() is not None]
-                    if 0 in exited or any(
-                        time.monotonic() - started[i] < SQL_SERVER_MIN_LIFE_SECONDS
-                        for i in exited
-                    ):
-                        codes = [processes[i].returncode for i in exited]
-                        returncode = next((code for code in codes if code != 0), 0)
-                        break
-                    for i in exited:
-                        print(
-                            f"The SQL server exited ({processes[i].returncode}): restarting it",
-                            flush=True,
-                        )
-                        argv, preexec = commands[i]
-                        processes[i] = subprocess.Popen(argv, preexec_fn=preexec)
-                        started[i] = time.monotonic()
-                    time.sleep(poll_seconds)
-                    current = _release_id(db_path)
-                    if restart_on_publish and current is not None and current != release:
-                        republished = True
-                        break
-            except (KeyboardInterrupt, _Terminated):
-                return
-            finally:
-                for process in processes:
-                    _stop(process)
-            if republished:
-                print("A new release was published: restarting Datasette", flush=True)
-                continue
-            if returncode != 0:
-                raise SystemExit(returncode)
+        try:
+            for argv, preexec in commands:
+                processes.append(subprocess.Popen(argv, preexec_fn=preexec))
+                started.append(time.monotonic())
+            while True:
+                exited = [i for i, p in enumerate(processes) if p.poll() is not None]
+                if 0 in exited or any(
+                    time.monotonic() - started[i] < SQL_SERVER_MIN_LIFE_SECONDS for i in exited
+                ):
+                    codes = [processes[i].returncode for i in exited]
+                    returncode = next((code for code in codes if code != 0), 0)
+                    break
+                for i in exited:
+                    print(
+                        f"The SQL server exited ({processes[i].returncode}): restarting it",
+                        flush=True,
+                    )
+                    argv, preexec = commands[i]
+                    processes[i] = subprocess.Popen(argv, preexec_fn=preexec)
+                    started[i] = time.monotonic()
+                time.sleep(poll_seconds)
+        except (KeyboardInterrupt, _Terminated):
             return
+        finally:
+            for process in processes:
+                _stop(process)
+    if returncode != 0:
+        raise SystemExit(returncode)
