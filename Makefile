@@ -7,7 +7,7 @@ PORT ?= 8001
 # Arbitrary SQL is off on $(PORT); a second Datasette serves it here.
 SQL_PORT ?= 8002
 
-.PHONY: demo test install install-dev lint refresh serve clean eval bench bench-smoke
+.PHONY: demo test install install-dev lint refresh serve clean eval bench bench-smoke bench-refresh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: install-dev
 ## bench-smoke: the same bench at tiny sizes (what the CI smoke test runs)
 bench-smoke: install-dev
 	$(BIN)/python -m bench.run --size smoke --out data/bench/smoke/results.json
+
+## bench-refresh: a refresh where nothing changed upstream, as a ratio of a full one (target ≤ 0.2)
+bench-refresh: install
+	$(BIN)/python -m bench.refresh --runs $${BENCH_RUNS:-3}
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)

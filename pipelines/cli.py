@@ -7,7 +7,6 @@ import os
 import sqlite3
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.crawling import CrawlFailed, CrawlResult, crawl_source, new_run_id
+from pipelines.crawling import CrawlFailed, CrawlResult, crawl_sources, new_run_id
 from pipelines.health import record_crawls
 from pipelines.layout import DataLayout
 from scrapers.registry import RegistryError, SourceSpec, load_registry
@@ -85,31 +84,24 @@ def _crawl_all(
     jobs: int = CRAWL_JOBS,
     run_id: str | None = None,
 ) -> tuple[list[CrawlResult], dict[str, CrawlFailed]]:
-    """Crawl sources `jobs` at a time (each its own process; different sites, so politeness per
-    domain is unaffected), with a progress bar."""
-    results, failures = [], {}
+    """Crawl the sources in one subprocess (pipelines.crawling.crawl_sources), with a progress
+    bar advanced as each source ends. `jobs` is kept for callers; one process runs them all."""
     run_id = run_id or new_run_id()
-    with _progress() as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with _progress() as progress:
         task = progress.add_task(f"crawling {len(source_ids)} sources", total=len(source_ids))
-        futures = {
-            pool.submit(
-                crawl_source,
-                source_id,
-                layout,
-                offline=offline,
-                recordings=recordings,
-                record=record,
-                run_id=run_id,
-            ): source_id
-            for source_id in source_ids
-        }
-        for future in as_completed(futures):
-            source_id = futures[future]
-            try:
-                results.append(future.result())
-            except CrawlFailed as exc:
-                failures[source_id] = exc
+
+        def done(source_id: str) -> None:
             progress.update(task, description=f"crawled {source_id}", advance=1)
+
+        results, failures = crawl_sources(
+            source_ids,
+            layout,
+            offline=offline,
+            recordings=recordings,
+            record=record,
+            run_id=run_id,
+            on_done=done,
+        )
         progress.update(task, description="crawled")
     results.sort(key=lambda r: r.source_id)
     return results, failures
@@ -218,8 +210,14 @@ def refresh_cmd(
 ) -> None:
     """Crawl, run the Dagster assets (clean → validate → warehouse) and publish
     DATA_DIR/clusterdata.db atomically."""
-    from pipelines.refresh import PipelineFailed, materialize_all
-    from pipelines.run_report import build_report, keep_previous, print_report, write_report
+    from pipelines import incremental
+    from pipelines.run_report import (
+        build_report,
+        keep_previous,
+        print_report,
+        unchanged_report,
+        write_report,
+    )
 
     registry = _registry()
     ids = _check_sources(sources, registry)
@@ -250,6 +248,17 @@ def refresh_cmd(
     if failures and not results and not kept:
         error_line("nothing published; the served database is unchanged")
         sys.exit(1)
+    built_from = incremental.fingerprint(layout, list(registry), run_date or _utc_today())
+    current = None if failures else incremental.unchanged_since_publish(layout, built_from)
+    if current is not None:
+        # Nothing changed upstream: the served release is what this run would build.
+        report = unchanged_report(layout, run_id, current, time.monotonic() - started)
+        print_report(out, report, write_report(layout, report))
+        out.print(f"nothing changed upstream since refresh {current}: the published release stays")
+        return
+    incremental.forget_publish(layout)
+    from pipelines.refresh import PipelineFailed, materialize_all  # Dagster: only when it runs
+
     # The served file before this publish replaces it: the run report compares with it.
     previous = keep_previous(layout, run_id)
     try:
@@ -274,12 +283,25 @@ def refresh_cmd(
         from pipelines.release_cli import release_now
 
         out.print(release_now(data_dir))
-    if failures:
+    from pipelines.gate import gate_failures
+
+    # A crawl that "succeeded" with broken rows failed the source gate: it counts the same.
+    gated = gate_failures(layout)
+    for source_id, reason in sorted(gated.items()):
+        error_line(f"{source_id}: failed the source gate: {reason}")
+    if failures or gated:
+        failed = sorted(set(failures) | set(gated))
         error_line(
-            f"published, but {len(failures)} source(s) failed and kept their last good data: "
-            + ", ".join(sorted(failures))
+            f"published, but {len(failed)} source(s) failed and kept their last good data: "
+            + ", ".join(failed)
         )
         sys.exit(EXIT_PUBLISHED_WITH_FAILURES)
+    if incremental.fast_path_allowed(layout):
+        incremental.remember_publish(layout, built_from, run_id)
+
+
+def _utc_today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def _print_summary(layout: DataLayout) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.layout import DataLayout
-from scrapers.crawl import EXIT_DEFERRED
+from scrapers import EXIT_DEFERRED
 
 
 class CrawlFailed(RuntimeError):
@@ -91,3 +93,75 @@ def crawl_source(
         tuple(summary.get("quarantined_pages", ())),
         duration_s,
     )
+
+
+def crawl_sources(
+    source_ids: list[str],
+    layout: DataLayout,
+    *,
+    offline: bool,
+    recordings: Path | None = None,
+    record: Path | None = None,
+    run_id: str | None = None,
+    on_done: Callable[[str], None] = lambda source_id: None,
+) -> tuple[list[CrawlResult], dict[str, CrawlFailed]]:
+    """Crawl every source in ONE subprocess (one reactor, one Crawler per source: start-up is
+    paid once); each source's result or CrawlFailed as it ends, `on_done` called per source."""
+    run_id = run_id or new_run_id()
+    for source_id in source_ids:
+        (layout.logs / source_id).mkdir(parents=True, exist_ok=True)
+    placeholder = "{source_id}"
+    cmd = [
+        sys.executable, "-m", "scrapers.crawl", *source_ids,
+        "--out", str(layout.raw / placeholder / f"{run_id}.jsonl"),
+        "--log-file", str(layout.logs / placeholder / f"{run_id}.log"),
+    ]
+    if offline:
+        cmd += ["--offline", "--recordings", str(recordings)]
+    if record:
+        cmd += ["--record", str(record)]
+    started = time.monotonic()
+    results, failures = [], {}
+    # stderr to a file, not a pipe: read only at the end, a full pipe would block the crawl.
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err, subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=err, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.startswith("{"):
+                continue
+            summary = json.loads(line)
+            source_id = summary["source_id"]
+            log = layout.logs / source_id / f"{run_id}.log"
+            if "error" in summary:
+                failures[source_id] = CrawlFailed(
+                    f"{summary['error']} (log: {log})",
+                    deferred=summary.get("deferred", False),
+                    duration_s=summary.get("duration_s"),
+                )
+            else:
+                results.append(
+                    CrawlResult(
+                        source_id,
+                        Path(summary["out"]),
+                        summary["items"],
+                        summary["pages"],
+                        tuple(summary.get("quarantined_pages", ())),
+                        summary.get("duration_s"),
+                    )
+                )
+            on_done(source_id)
+        proc.wait()
+        err.seek(0)
+        stderr = err.read()
+    # A source the process never settled (it crashed): failed, with its last words.
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    for source_id in source_ids:
+        if source_id not in failures and all(r.source_id != source_id for r in results):
+            reason = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
+            failures[source_id] = CrawlFailed(
+                f"{reason} (log: {layout.logs / source_id / f'{run_id}.log'})",
+                duration_s=round(time.monotonic() - started, 3),
+            )
+            on_done(source_id)
+    return results, failures

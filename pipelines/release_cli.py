@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from warehouse.publish import PublishError
-from warehouse.release import DEFAULT_BASE_URL, ReleaseError, make_release, rollback
+# warehouse.release (polars, the models) is imported by the commands, not here: every
+# `clusterdata` invocation imports this module.
+from warehouse import DEFAULT_BASE_URL
 
 BASE_URL_ENV = "CLUSTERDATA_BASE_URL"
 
@@ -25,6 +26,9 @@ def release_now(data_dir: Path, base_url: str | None = None) -> str:
     base_url = (base_url or default_base_url()).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise click.ClickException(f"--base-url {base_url!r} is not an http(s) URL")
+    from warehouse.publish import PublishError
+    from warehouse.release import ReleaseError, make_release
+
     try:
         result = make_release(data_dir, base_url)
     except (ReleaseError, PublishError) as exc:
@@ -62,6 +66,9 @@ def release_cmd(data_dir: Path, base_url: str | None, do_rollback: bool) -> None
     DATA_DICTIONARY.md and CHANGELOG.md; make it current and keep the last five.
 
     The same data twice is one release: nothing is rewritten."""
+    from warehouse.publish import PublishError
+    from warehouse.release import ReleaseError, rollback
+
     if do_rollback:
         if base_url:
             raise click.UsageError("--base-url applies to a new release, not to --rollback")
