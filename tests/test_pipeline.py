@@ -185,10 +185,14 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
 
     report = materialize_all(layout, "2026-11-23")
     db = layout.published
-    names = {r["name"] for r in rows(
-        db, "SELECT name FROM clusters WHERE source_id = 'pt_iapmei_clusters'")}
-    assert clusters[0]["name"] not in names and clusters[1]["name"] not in names
-    assert len(names) == 16
+    published = {r["name"]: r["country"] for r in rows(
+        db, "SELECT name, country FROM clusters WHERE source_id = 'pt_iapmei_clusters'")}
+    # The bad versions are not published. "Portugal" is not a country code: an unknown
+    # category, so the source fails the gate and its last good rows are served (stale).
+    assert len(published) == 18
+    assert published[clusters[0]["name"]] == "PT"
+    (kept_site,) = rows(db, "SELECT website FROM clusters WHERE name = ?", clusters[1]["name"])
+    assert kept_site["website"] != "not a url"
     q = read_quarantine(layout.quarantine_db, report.run_id)
     by_check = {(r["column"], r["failure_case"]) for r in q.iter_rows(named=True)
                 if r["entity"] == "clusters"}
@@ -200,7 +204,8 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
     orphans = q.filter((q["entity"] == "recognitions") & (q["check"] == "parent_in_clusters"))
     assert orphans.height == 4
     (src,) = rows(db, "SELECT * FROM sources WHERE source_id = 'pt_iapmei_clusters'")
-    assert (src["last_status"], src["rows_quarantined"]) == ("partial", 2 + 4)
+    assert (src["last_status"], src["rows_quarantined"]) == ("stale", 2 + 4)
+    assert "gate failed" in src["last_reason"]
 
 
 def test_conservation_check_fails_when_a_row_vanishes(refreshed, tmp_path):
@@ -228,7 +233,7 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     from warehouse.metadata import load_queries
 
     params = {"cluster_id": "", "name": "TICE", "days": "30", "fund": "", "country": "",
-              "year": "2024", "level": ""}
+              "year": "2024", "level": "", "since": "2026-01-01", "table": ""}
     conn = sqlite3.connect(published_db)
     try:
         results = {}
