@@ -249,7 +249,11 @@ def refresh_cmd(
         error_line("nothing published; the served database is unchanged")
         sys.exit(1)
     built_from = incremental.fingerprint(layout, list(registry), run_date or _utc_today())
-    current = None if failures else incremental.unchanged_since_publish(layout, built_from)
+    current = (
+        None
+        if failures
+        else incremental.unchanged_since_publish(layout, built_from, need_release=not no_release)
+    )
     if current is not None:
         # Nothing changed upstream: the served release is what this run would build.
         report = unchanged_report(layout, run_id, current, time.monotonic() - started)
@@ -297,7 +301,7 @@ def refresh_cmd(
         )
         sys.exit(EXIT_PUBLISHED_WITH_FAILURES)
     if incremental.fast_path_allowed(layout):
-        incremental.remember_publish(layout, built_from, run_id)
+        incremental.remember_publish(layout, built_from, run_id, released=not no_release)
 
 
 def _utc_today() -> str:

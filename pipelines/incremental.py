@@ -83,11 +83,13 @@ def _file_identity(path: Path) -> list[int] | None:
     return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
 
 
-def remember_publish(layout: DataLayout, value: str, run_id: str) -> None:
-    """Record that the served file was built from `value` (after a successful publish)."""
+def remember_publish(layout: DataLayout, value: str, run_id: str, released: bool) -> None:
+    """Record that the served file was built from `value` (after a successful publish), and
+    whether a release of it was made."""
     state = {
         "fingerprint": value,
         "run_id": run_id,
+        "released": released,
         "published_file": _file_identity(layout.published),
     }
     fd, tmp = tempfile.mkstemp(prefix=".published.", dir=layout.root)
@@ -101,9 +103,11 @@ def forget_publish(layout: DataLayout) -> None:
     _state_path(layout).unlink(missing_ok=True)
 
 
-def unchanged_since_publish(layout: DataLayout, value: str) -> str | None:
+def unchanged_since_publish(
+    layout: DataLayout, value: str, need_release: bool = False
+) -> str | None:
     """The run id of the publish that `value` matches, when the served file is still the one it
-    wrote; else None."""
+    wrote (and, with `need_release`, was released); else None."""
     try:
         state = json.loads(_state_path(layout).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -111,6 +115,8 @@ def unchanged_since_publish(layout: DataLayout, value: str) -> str | None:
     identity = _file_identity(layout.published)
     if identity is None or state.get("published_file") != identity:
         return None
+    if need_release and not state.get("released"):
+        return None  # published with --no-release: this refresh must still make the release
     return state.get("run_id") if state.get("fingerprint") == value else None
 
 

@@ -91,15 +91,19 @@ def test_the_fast_path_needs_the_same_fingerprint_and_the_same_served_file(tmp_p
     layout = DataLayout(tmp_path)
     layout.published.write_bytes(b"release 1")
     assert incremental.unchanged_since_publish(layout, "f1") is None  # nothing remembered
-    incremental.remember_publish(layout, "f1", "run1")
+    incremental.remember_publish(layout, "f1", "run1", released=False)
     assert incremental.unchanged_since_publish(layout, "f1") == "run1"
+    # Published with --no-release: a refresh that wants a release must still make it.
+    assert incremental.unchanged_since_publish(layout, "f1", need_release=True) is None
+    incremental.remember_publish(layout, "f1", "run1", released=True)
+    assert incremental.unchanged_since_publish(layout, "f1", need_release=True) == "run1"
     assert incremental.unchanged_since_publish(layout, "f2") is None
     # A rollback or a copy by hand replaces the served file: the build must run again.
     replacement = tmp_path / "other.db"
     replacement.write_bytes(b"release 0")
     replacement.replace(layout.published)
     assert incremental.unchanged_since_publish(layout, "f1") is None
-    incremental.remember_publish(layout, "f1", "run2")
+    incremental.remember_publish(layout, "f1", "run2", released=True)
     incremental.forget_publish(layout)
     assert incremental.unchanged_since_publish(layout, "f1") is None
     layout.published.unlink()
