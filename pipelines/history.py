@@ -23,6 +23,7 @@ import polars as pl
 
 from schemas import TABLE_MODELS, table_meta
 from schemas.history import TRACKED_TABLES, ChangeRecord, RecordVersionRecord
+from warehouse.publish import fsync_path
 
 STORE_NAME = "history.db"
 PENDING_NAME = "history.db.pending"
@@ -75,21 +76,13 @@ class HistoryUpdate:
         commit_pending(self.data_dir)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def commit_pending(data_dir: Path) -> bool:
     """Rename the prepared state over the store (atomic); False when nothing was prepared."""
     pending = pending_path(data_dir)
     if not pending.is_file():
         return False
     os.replace(pending, store_path(data_dir))
-    _fsync(Path(data_dir))
+    fsync_path(Path(data_dir))
     return True
 
 
@@ -290,7 +283,7 @@ def prepare_history(
                     counts[kind] += n
             conn.execute("COMMIT")
             frames = public_tables(conn)
-        _fsync(work)
+        fsync_path(work)
         os.replace(work, pending)
     except BaseException:
         work.unlink(missing_ok=True)

@@ -102,7 +102,8 @@ def check_database(path: Path) -> None:
         raise PublishError(f"{path.name} is not a readable SQLite database: {exc}") from exc
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's, after a rename) bytes to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -134,10 +135,10 @@ def publish_database(built: Path, target: Path) -> Path:
             source.unlink(missing_ok=True)
             raise
     # The new bytes reach the disk before the rename makes them the release.
-    _fsync(source)
+    fsync_path(source)
     os.replace(source, target)
     fault_point("publish:switched")  # switched, the server not yet reloaded
-    _fsync(target.parent)
+    fsync_path(target.parent)
     if source != built:
         built.unlink()
     return target
@@ -224,7 +225,7 @@ def publish_checked(built: Path, target: Path, data_dir: Path) -> Path:
         except sqlite3.Error as exc:
             if had_previous:
                 os.replace(previous, target)
-                _fsync(target.parent)
+                fsync_path(target.parent)
                 tail = "rolled back to the previous release"
             else:
                 tail = "no previous release to roll back to"
