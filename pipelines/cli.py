@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 import sys
 import time
@@ -21,8 +20,6 @@ from scrapers.registry import RegistryError, SourceSpec, load_registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECORDINGS = REPO_ROOT / "tests" / "fixtures"
-# Crawls are processes that mostly wait (network, or Scrapy's start-up offline): two per core.
-CRAWL_JOBS = max(1, min(8, 2 * (os.cpu_count() or 1)))
 
 # `refresh` published, but some sources failed and are served from their last good run.
 EXIT_PUBLISHED_WITH_FAILURES = 3
@@ -81,11 +78,10 @@ def _crawl_all(
     offline: bool,
     recordings: Path,
     record: Path | None,
-    jobs: int = CRAWL_JOBS,
     run_id: str | None = None,
 ) -> tuple[list[CrawlResult], dict[str, CrawlFailed]]:
     """Crawl the sources in one subprocess (pipelines.crawling.crawl_sources), with a progress
-    bar advanced as each source ends. `jobs` is kept for callers; one process runs them all."""
+    bar advanced as each source ends."""
     run_id = run_id or new_run_id()
     with _progress() as progress:
         task = progress.add_task(f"crawling {len(source_ids)} sources", total=len(source_ids))
