@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -263,3 +264,37 @@ def test_hot_reload_keeps_the_release_when_the_new_file_does_not_open(tmp_path: 
         assert await _title(ds) == "Good release"
 
     asyncio.run(scenario())
+
+
+def test_a_schema_refresh_that_is_interrupted_does_not_fail_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Datasette refreshes its schema catalogue before every request, outside its views' error
+    handling; a busy machine once interrupted that refresh right after a swap, and the request
+    got a 500 (kill drill, CI)."""
+    from datasette.database import QueryInterrupted
+
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, plugin = _in_process(db)
+    refreshes = []
+    refresh = ds._refresh_schemas
+
+    async def interrupted() -> None:
+        refreshes.append(1)
+        if len(refreshes) > 1:  # the first refresh (start-up) succeeds, then every one fails
+            raise QueryInterrupted(sqlite3.OperationalError("interrupted"), "select 1", None)
+        await refresh()
+
+    monkeypatch.setattr(ds, "_refresh_schemas", interrupted)
+
+    async def scenario() -> None:
+        assert await _title(ds) == "Release 0"
+        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
+        publish_database(tmp_path / "build.db", db)
+        assert await plugin.reload_if_published(ds, set())  # its own refresh fails: logged
+        assert await _title(ds) == "Release 1"  # and so does the request's: still a 200
+
+    asyncio.run(scenario())
+    assert len(refreshes) >= 3

@@ -14,6 +14,14 @@ in one step of the event loop. A request holds the Database it looked up, so req
 running finish on the old release (its unlinked inode stays readable while open), new requests
 see the new one, and none fails. The old connections are closed RETIRE_SECONDS later, so file
 descriptors do not pile up over many publishes.
+
+Datasette also refreshes its `_internal` schema catalogue at the start of every request
+(BaseView.dispatch_request → refresh_schemas), outside the views' own error handling, and a swap
+makes the next refresh re-read the whole schema of the new release. On a busy machine that read
+(`select * from sqlite_master`, under sql_time_limit_ms) can be interrupted, and the user's
+request then failed with a 500 although no view of Datasette 0.65 reads the catalogue (seen once
+in the kill drill under CI load). So the watcher refreshes the catalogue itself right after a
+swap, and a refresh that fails is logged and retried by the next request instead of failing it.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import hookimpl
-from datasette.database import Database
+from datasette.database import Database, QueryInterrupted
 
 from warehouse.metadata import DATABASE_NAME, SOURCE_KEYS, datasette_metadata
 
@@ -174,6 +182,8 @@ async def reload_if_published(ds: Any, refused: set[Identity]) -> bool:
         return False
     old = _swap(ds, release)
     await _forget_schema(ds, DATABASE_NAME)
+    # Here rather than in the next user request (guard_schema_refresh logs a failure).
+    await ds.refresh_schemas()
     asyncio.get_running_loop().call_later(RETIRE_SECONDS, old.close)
     return True
 
@@ -188,11 +198,29 @@ async def _watch(ds: Any) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
+def guard_schema_refresh(ds: Any) -> None:
+    """Make a failed schema-catalogue refresh a log line instead of a failed request: the
+    catalogue keeps what it had and the next request refreshes it again."""
+    if getattr(ds, "_hot_reload_guarded", False):
+        return
+    refresh = ds.refresh_schemas
+
+    async def refresh_schemas() -> None:
+        try:
+            await refresh()
+        except (QueryInterrupted, sqlite3.Error) as exc:
+            _say(f"schema catalogue not refreshed ({exc!r}); the next request retries")
+
+    ds.refresh_schemas = refresh_schemas
+    ds._hot_reload_guarded = True
+
+
 def start_watching(ds: Any) -> None:
     """Pin the release served now and start the watcher, once per Datasette, in the running loop
     (the `startup` hook runs in a loop of its own that ends before the server starts)."""
     if getattr(ds, "_hot_reload_task", None) is not None or DATABASE_NAME not in ds.databases:
         return
+    guard_schema_refresh(ds)
     current = ds.databases[DATABASE_NAME]
     if not isinstance(current, ReleaseDatabase):
         # Before the first request: Datasette's own Database has only run its start-up check.
