@@ -45,6 +45,22 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def crawl_options(
+    layout: DataLayout, offline: bool, recordings: Path | None, record: Path | None
+) -> list[str]:
+    """The `scrapers.crawl` options every refresh passes: replay or record, the memo of
+    extractions (unchanged documents are not re-read), and live, the HTTP cache that makes
+    requests conditional (a 304 is answered from the stored copy)."""
+    options = ["--memo-dir", str(layout.memo)]
+    if offline:
+        options += ["--offline", "--recordings", str(recordings)]
+    else:
+        options += ["--cache-dir", str(layout.http_cache)]
+    if record:
+        options += ["--record", str(record)]
+    return options
+
+
 def crawl_source(
     source_id: str,
     layout: DataLayout,
@@ -69,10 +85,7 @@ def crawl_source(
         "--log-file",
         str(log),
     ]
-    if offline:
-        cmd += ["--offline", "--recordings", str(recordings)]
-    if record:
-        cmd += ["--record", str(record)]
+    cmd += crawl_options(layout, offline, recordings, record)
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     duration_s = round(time.monotonic() - started, 3)
@@ -112,20 +125,23 @@ def crawl_sources(
         (layout.logs / source_id).mkdir(parents=True, exist_ok=True)
     placeholder = "{source_id}"
     cmd = [
-        sys.executable, "-m", "scrapers.crawl", *source_ids,
-        "--out", str(layout.raw / placeholder / f"{run_id}.jsonl"),
-        "--log-file", str(layout.logs / placeholder / f"{run_id}.log"),
+        sys.executable,
+        "-m",
+        "scrapers.crawl",
+        *source_ids,
+        "--out",
+        str(layout.raw / placeholder / f"{run_id}.jsonl"),
+        "--log-file",
+        str(layout.logs / placeholder / f"{run_id}.log"),
     ]
-    if offline:
-        cmd += ["--offline", "--recordings", str(recordings)]
-    if record:
-        cmd += ["--record", str(record)]
+    cmd += crawl_options(layout, offline, recordings, record)
     started = time.monotonic()
     results, failures = [], {}
     # stderr to a file, not a pipe: read only at the end, a full pipe would block the crawl.
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as err, subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=err, text=True
-    ) as proc:
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as err,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             if not line.startswith("{"):

@@ -60,6 +60,16 @@ class DataLayout:
         return self.root / "health.json"
 
     @property
+    def http_cache(self) -> Path:
+        """Scrapy's HTTP cache of live crawls: what conditional requests revalidate."""
+        return self.root / "httpcache"
+
+    @property
+    def memo(self) -> Path:
+        """Extractions of documents by content hash (scrapers/extract/memo.py)."""
+        return self.root / "memo"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

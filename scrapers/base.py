@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 
+from scrapers.extract.memo import Memo
 from scrapers.items import (
     CallItem,
     ClusterItem,
@@ -46,6 +47,22 @@ class SourceSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.start_urls:
             yield scrapy.Request(url, callback=self.parse)
+
+    def extract(self, fn: Callable[..., Any], body: bytes, **options: Any) -> Any:
+        """fn(body, **options) for a pure extractor, memoised by the bytes' hash when the crawl
+        has a memo directory (CLUSTERDATA_MEMO_DIR): an unchanged document is not read again."""
+        memo = getattr(self, "_memo", None)
+        if memo is None:
+            folder = self.crawler.settings.get("CLUSTERDATA_MEMO_DIR") if self.crawler else None
+            if not folder:
+                return fn(body, **options)
+            memo = self._memo = Memo(Path(folder))
+        reused = memo.reused
+        value = memo.call(fn, body, **options)
+        self.crawler.stats.inc_value(
+            "clusterdata/memo/reused" if memo.reused > reused else "clusterdata/memo/stored"
+        )
+        return value
 
     def provenance(self, response: Response) -> dict[str, Any]:
         """source_id, source_url, fetched_at and document_sha256 for rows read from `response`."""

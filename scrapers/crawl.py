@@ -35,6 +35,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from scrapers import EXIT_DEFERRED
+from scrapers.extract.memo import Memo
 from scrapers.middlewares import DEFERRED_STAT, QUARANTINED_LIST_STAT
 from scrapers.pipelines import ITEMS_STAT
 from scrapers.registry import RegistryError, get_source
@@ -72,8 +73,8 @@ def crawl_settings(
     if record:
         settings.set("CLUSTERDATA_RECORD_DIR", str(record))
     if cache_dir:
-        # Conditional requests (RFC 2616 policy, scrapers/settings.py); offline too, so the
-        # replay layer answers them the way a server would (304 for a matching validator).
+        # Conditional requests (scrapers/httpcache.py). Refreshes pass it for live crawls only:
+        # offline, the recordings are the server and nothing is fetched to save.
         settings.set("HTTPCACHE_ENABLED", True)
         settings.set("HTTPCACHE_DIR", str(cache_dir.resolve()))
     if memo_dir:
@@ -111,7 +112,8 @@ def failure_reason(stats: dict) -> str | None:
     if stats.get("item_dropped_count"):
         return f"{stats['item_dropped_count']} items refused by the item contract"
     data_items = sum(
-        n for key, n in stats.items()
+        n
+        for key, n in stats.items()
         if key.startswith(ITEMS_STAT.format(entity="")) and not key.endswith("/documents")
     )
     if not data_items:
@@ -245,9 +247,7 @@ def run(jobs: list[Job], args: argparse.Namespace) -> int:
         job.out.parent.mkdir(parents=True, exist_ok=True)
         job.partial.unlink(missing_ok=True)
         shutil.rmtree(files_dir(job.partial), ignore_errors=True)
-        settings = crawl_settings(
-            job.partial, *common, job.log_file, args.cache_dir, args.memo_dir
-        )
+        settings = crawl_settings(job.partial, *common, job.log_file, args.cache_dir, args.memo_dir)
         # The first crawler installs the reactor.
         spidercls = process.spider_loader.load(job.source_id)
         crawlers.append((job, Crawler(spidercls, settings, init_reactor=n == 0)))
@@ -298,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.memo_dir:
+        Memo(args.memo_dir).prune()
     return run(jobs, args)
 
 

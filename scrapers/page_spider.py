@@ -51,8 +51,9 @@ class PageListSpider(SourceSpider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for page in self.pages():
             yield scrapy.Request(
-                page["url"], callback=self.parse, cb_kwargs={"kind": page["kind"],
-                                                             "lang": page["lang"]}
+                page["url"],
+                callback=self.parse,
+                cb_kwargs={"kind": page["kind"], "lang": page["lang"]},
             )
 
     def parse(self, response: Response, kind: str = "auto", lang: str = "auto") -> Iterator:
@@ -60,7 +61,8 @@ class PageListSpider(SourceSpider):
         yield self.document(response)
         content_type = response.headers.get("Content-Type")
         try:
-            _, _, records = read_document(
+            _, _, records = self.extract(
+                read_document,
                 response.body,
                 url=response.url,
                 content_type=content_type.decode("latin-1") if content_type else None,

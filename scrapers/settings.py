@@ -40,6 +40,13 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
 COOKIES_ENABLED = False
+# Conditional requests (scrapers/httpcache.py): a live refresh turns the cache on with a directory
+# under the data dir (scrapers/crawl.py --cache-dir); ETag / Last-Modified are revalidated, and a
+# 304 is answered from the stored copy.
+HTTPCACHE_ENABLED = False
+HTTPCACHE_POLICY = "scrapers.httpcache.ConditionalPolicy"
+HTTPCACHE_GZIP = True
+HTTPCACHE_EXPIRATION_SECS = 0
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {

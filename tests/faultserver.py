@@ -34,6 +34,8 @@ class FaultServer:
 
     def __init__(self) -> None:
         self.hits: dict[str, list[float]] = defaultdict(list)
+        # The request headers of each hit, per path (conditional requests are asserted on).
+        self.request_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
         self._bomb = _bomb()
         server = self
 
@@ -55,6 +57,7 @@ class FaultServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = self.path.split("?", 1)[0]
                 server.hits[path].append(time.monotonic())
+                server.request_headers[path].append(dict(self.headers.items()))
                 n = len(server.hits[path])
                 page = PAGE.format(title=path.strip("/") or "home", text="fine").encode()
                 if path == "/robots.txt":
@@ -118,6 +121,14 @@ class FaultServer:
                         socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0"
                     )
                     self.connection.close()
+                elif path in ("/etag", "/etag-then-500"):  # a page with validators
+                    validators = {"ETag": '"v1"', "Last-Modified": "Mon, 02 Nov 2026 10:00:00 GMT"}
+                    if path == "/etag-then-500" and n > 1:
+                        self._send(500, b"down")
+                    elif self.headers.get("If-None-Match") == '"v1"':
+                        self._send(304, b"", validators)
+                    else:
+                        self._send(200, page, validators)
                 elif path == "/slow":
                     time.sleep(3)
                     self._send(200, page)

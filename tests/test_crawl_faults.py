@@ -26,8 +26,20 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 BASE_DELAY = 0.4
 PATHS = [
-    "/ok", "/always500", "/r429", "/r429date", "/charset-lie", "/charset-broken", "/big",
-    "/gzipbomb", "/loop", "/tofile", "/truncated", "/reset", "/slow", "/private",
+    "/ok",
+    "/always500",
+    "/r429",
+    "/r429date",
+    "/charset-lie",
+    "/charset-broken",
+    "/big",
+    "/gzipbomb",
+    "/loop",
+    "/tofile",
+    "/truncated",
+    "/reset",
+    "/slow",
+    "/private",
 ]
 FAST = {
     "DOWNLOAD_TIMEOUT": 1,
@@ -39,10 +51,11 @@ FAST = {
 }
 
 
-def crawl(tmp: Path, urls: list[str]) -> dict:
+def crawl(tmp: Path, urls: list[str], settings: dict | None = None) -> dict:
+    tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "outcome.json"
     cmd = [sys.executable, "-m", "tests.fault_crawl", str(out), *urls]
-    for name, value in FAST.items():
+    for name, value in {**FAST, **(settings or {})}.items():
         cmd += ["--set", f"{name}={json.dumps(value)}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -177,3 +190,27 @@ def test_no_crawl_opens_a_control_port(tmp_path):
         settings = crawl_settings(tmp_path / "out.jsonl", offline, tmp_path, None)
         assert settings.getbool("TELNETCONSOLE_ENABLED") is False
         assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
+
+
+def test_conditional_requests_answer_an_unchanged_page_from_the_cache(tmp_path):
+    """Live crawls keep Scrapy's HTTP cache (scrapers/httpcache.py): the second crawl asks with
+    the stored validators, the server answers 304 with no body, and the spider still gets the
+    page; a server error is not papered over with the stored copy."""
+    cache = {"HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path / "httpcache")}
+    with FaultServer() as server:
+        urls = [server.url("/etag"), server.url("/etag-then-500")]
+        first = crawl(tmp_path / "first", urls, cache)
+        second = crawl(tmp_path / "second", urls, cache)
+        asked = server.request_headers["/etag"]
+        assert len(asked) == 2
+        assert "If-None-Match" not in asked[0]
+        assert asked[1]["If-None-Match"] == '"v1"'
+        assert asked[1]["If-Modified-Since"] == "Mon, 02 Nov 2026 10:00:00 GMT"
+        # The server sent nothing the second time; the spider read the same page.
+        assert second["outcomes"][urls[0]] == first["outcomes"][urls[0]]
+        assert second["outcomes"][urls[0]]["status"] == 200
+        assert second["stats"]["httpcache/revalidate"] == 1
+        # Down the next day: retried and reported as down, not served from the cache.
+        assert first["outcomes"][urls[1]]["status"] == 200
+        assert second["outcomes"][urls[1]]["status"] == 500
+        assert len(server.hits["/etag-then-500"]) == 1 + 4  # first crawl, then 1 + RETRY_TIMES

@@ -28,6 +28,7 @@ from schemas.vocab import COUNTRIES
 from scrapers.base import SourceSpider
 from scrapers.extract.dates import find_dates
 from scrapers.extract.text import fold, normalise_space, parse_html, visible_lines
+from scrapers.httpcache import LASTMOD_META, lastmod_date
 from scrapers.registry import source_config
 
 SOURCE_ID = "eu_eccp_clusters"
@@ -154,16 +155,6 @@ def read_sitemap(body: bytes) -> tuple[str, list[SitemapEntry]]:
         mods = [normalise_space(x.text or "") for x in el.xpath("*[local-name()='lastmod']")]
         entries.append(SitemapEntry(locs[0], mods[0] if mods and mods[0] else None))
     return kind, entries
-
-
-def lastmod_date(lastmod: str | None) -> dt.date | None:
-    """The calendar date of a W3C datetime ("2024-05-03", "2024-05-03T10:00:00+02:00")."""
-    if lastmod is None:
-        return None
-    try:
-        return dt.date.fromisoformat(lastmod[:10])
-    except ValueError:
-        return None
 
 
 def is_newer(entry: SitemapEntry, since: dt.date | None) -> bool:
@@ -572,13 +563,18 @@ class EccpClustersSpider(SourceSpider):
     def _listing_request(self, url: str) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed)
 
-    def _profile_request(self, url: str, known: bool, origin: str) -> scrapy.Request:
+    def _profile_request(
+        self, url: str, known: bool, origin: str, lastmod: str | None = None
+    ) -> scrapy.Request:
         self.requested.add(url)
         return scrapy.Request(
             url,
             callback=self.parse_profile,
             errback=self.profile_failed,
             cb_kwargs={"known": known, "origin": origin},
+            # A live crawl with the HTTP cache reuses a copy fetched after this date without
+            # asking the server (scrapers/httpcache.py); the page is still read, so it is kept.
+            meta={LASTMOD_META: lastmod} if lastmod else {},
         )
 
     def _after_sitemap(self) -> Iterator[scrapy.Request]:
@@ -620,7 +616,9 @@ class EccpClustersSpider(SourceSpider):
                 skipped_old += 1
                 continue
             if url not in self.requested:
-                yield self._profile_request(url, known=kind_of == "profile", origin="sitemap")
+                yield self._profile_request(
+                    url, known=kind_of == "profile", origin="sitemap", lastmod=entry.lastmod
+                )
         self.logger.info(
             "sitemap %s: %s entries, %s older than %s",
             response.url,

@@ -23,7 +23,7 @@ class IapmeiClustersSpider(SourceSpider):
     def parse(self, response: Response) -> Iterator:
         """The deck: 18 recognised clusters, 16 of which signed the 2019 Sectoral Pacts."""
         yield self.document(response)
-        text = pdf_text(response.body)
+        text = self.extract(pdf_text, response.body)
         deck = parse_cluster_list_deck(text)
         # The title slide dates the deck (the meeting it was shown at): the list held that day.
         dates = find_dates(text.split("\f", 1)[0])
