@@ -112,3 +112,18 @@ def test_fault_point_does_nothing_unless_named(monkeypatch: pytest.MonkeyPatch) 
     fault_point("publish:switched")
     monkeypatch.setenv("CLUSTERDATA_KILL_AT", "somewhere:else")
     fault_point("publish:switched")
+
+
+def test_a_first_release_that_fails_its_smoke_check_is_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = publish.load_queries()
+    name = next(iter(queries))
+    broken = {**queries, name: {**queries[name], "sql": "SELECT no_such_column FROM projects"}}
+    monkeypatch.setattr(publish, "load_queries", lambda: broken)
+    target = tmp_path / "clusterdata.db"
+    build_database(sample_tables("First title"), tmp_path / "first.db")
+    with pytest.raises(PublishError, match="no previous release to roll back to; kept as "):
+        publish_checked(tmp_path / "first.db", target, tmp_path)
+    assert not target.exists()
+    assert project_title(tmp_path / "clusterdata.db.rejected") == "First title"

@@ -146,6 +146,7 @@ def publish_database(built: Path, target: Path) -> Path:
 
 LOCK_FILE = ".publish.lock"
 PREVIOUS_SUFFIX = ".previous"
+REJECTED_SUFFIX = ".rejected"
 _NAMED_PARAMETER = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -228,7 +229,12 @@ def publish_checked(built: Path, target: Path, data_dir: Path) -> Path:
                 fsync_path(target.parent)
                 tail = "rolled back to the previous release"
             else:
-                tail = "no previous release to roll back to"
+                # Nothing to go back to, and a file that fails its own smoke check is not
+                # served: moved aside (kept for a look), the server then has no release.
+                rejected = target.with_name(target.name + REJECTED_SUFFIX)
+                os.replace(target, rejected)
+                fsync_path(target.parent)
+                tail = f"no previous release to roll back to; kept as {rejected.name}"
             raise PublishError(f"smoke check failed: {exc}; {tail}") from exc
         fault_point("publish:smoked")  # served and smoke-checked
         previous.unlink(missing_ok=True)
