@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.layout import DataLayout
-from scrapers import EXIT_DEFERRED
 
 
 class CrawlFailed(RuntimeError):
@@ -71,41 +70,12 @@ def crawl_source(
     run_id: str | None = None,
 ) -> CrawlResult:
     """Crawl one source into raw/<source_id>/<run_id>.jsonl; raise CrawlFailed with the reason."""
-    run_id = run_id or new_run_id()
-    out = layout.raw / source_id / f"{run_id}.jsonl"
-    log = layout.logs / source_id / f"{run_id}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "scrapers.crawl",
-        source_id,
-        "--out",
-        str(out),
-        "--log-file",
-        str(log),
-    ]
-    cmd += crawl_options(layout, offline, recordings, record)
-    started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    duration_s = round(time.monotonic() - started, 3)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        reason = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
-        raise CrawlFailed(
-            f"{reason} (log: {log})",
-            deferred=proc.returncode == EXIT_DEFERRED,
-            duration_s=duration_s,
-        )
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    return CrawlResult(
-        source_id,
-        out,
-        summary["items"],
-        summary["pages"],
-        tuple(summary.get("quarantined_pages", ())),
-        duration_s,
+    results, failures = crawl_sources(
+        [source_id], layout, offline=offline, recordings=recordings, record=record, run_id=run_id
     )
+    if source_id in failures:
+        raise failures[source_id]
+    return results[0]
 
 
 def crawl_sources(
