@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -85,6 +86,30 @@ def _changes(published: Path, previous: Path | None) -> list:
         return compare_databases(published, empty, COMPARED_TABLES)
 
 
+def _source_entry(row: Mapping, changes: list, reasons: list) -> dict:
+    """One source's entry in a run report: its health (`row`: a source_health row, or a crawl
+    outcome with the served row counts) and its row changes."""
+    return {
+        "source_id": row["source_id"],
+        "status": row["status"],
+        "reason": row.get("reason"),
+        "items": row.get("items"),
+        "pages": row.get("pages"),
+        "duration_s": row.get("duration_s"),
+        "rows_valid": row.get("rows_valid"),
+        "rows_quarantined": row.get("rows_quarantined"),
+        "added": sum(c.added for c in changes),
+        "changed": sum(c.changed for c in changes),
+        "removed": sum(c.removed for c in changes),
+        "per_table": {
+            c.table: {"added": c.added, "changed": c.changed, "removed": c.removed}
+            for c in changes
+            if c.added or c.changed or c.removed
+        },
+        "top_quarantine_reasons": reasons,
+    }
+
+
 def build_report(
     layout: DataLayout,
     run_id: str,
@@ -104,30 +129,14 @@ def build_report(
             )
         ]
     reasons = top_quarantine_reasons(layout, pipeline_run_id)
-    sources = []
-    for row in health:
-        mine = [c for c in changes if c.source_id == row["source_id"]]
-        sources.append(
-            {
-                "source_id": row["source_id"],
-                "status": row["status"],
-                "reason": row["reason"],
-                "items": row["items"],
-                "pages": row["pages"],
-                "duration_s": row["duration_s"],
-                "rows_valid": row["rows_valid"],
-                "rows_quarantined": row["rows_quarantined"],
-                "added": sum(c.added for c in mine),
-                "changed": sum(c.changed for c in mine),
-                "removed": sum(c.removed for c in mine),
-                "per_table": {
-                    c.table: {"added": c.added, "changed": c.changed, "removed": c.removed}
-                    for c in mine
-                    if c.added or c.changed or c.removed
-                },
-                "top_quarantine_reasons": reasons.get(row["source_id"], []),
-            }
+    sources = [
+        _source_entry(
+            row,
+            [c for c in changes if c.source_id == row["source_id"]],
+            reasons.get(row["source_id"], []),
         )
+        for row in health
+    ]
     tables = {}
     for table in COMPARED_TABLES:
         mine = [c for c in changes if c.table == table]
@@ -161,26 +170,10 @@ def unchanged_report(layout: DataLayout, run_id: str, built_by: str, duration_s:
             row["source_id"]: dict(row)
             for row in conn.execute("SELECT source_id, rows_valid, rows_quarantined FROM sources")
         }
-    sources = []
-    for source_id, outcome in sorted(outcomes.items()):
-        rows = served.get(source_id, {})
-        sources.append(
-            {
-                "source_id": source_id,
-                "status": outcome["status"],
-                "reason": outcome.get("reason"),
-                "items": outcome.get("items"),
-                "pages": outcome.get("pages"),
-                "duration_s": outcome.get("duration_s"),
-                "rows_valid": rows.get("rows_valid"),
-                "rows_quarantined": rows.get("rows_quarantined"),
-                "added": 0,
-                "changed": 0,
-                "removed": 0,
-                "per_table": {},
-                "top_quarantine_reasons": [],
-            }
-        )
+    sources = [
+        _source_entry({**outcome, **served.get(source_id, {}), "source_id": source_id}, [], [])
+        for source_id, outcome in sorted(outcomes.items())
+    ]
     return {
         "run_id": run_id,
         "pipeline_run_id": None,
