@@ -27,7 +27,7 @@ from rdflib import namespace as ns
 from pipelines.cli import main
 from schemas import TABLE_MODELS
 from warehouse.ddl import table_columns
-from warehouse.exports import excel_headers
+from warehouse.exports import excel_headers, write_workbook
 from warehouse.release import (
     ReleaseError,
     current_release,
@@ -189,6 +189,31 @@ def test_xlsx_has_every_table_with_short_headers_and_real_dates(release_dir: Pat
     start = headers.index("Start date")
     (row,) = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[reference] == "113241"]
     assert isinstance(row[start], dt.datetime) and row[start].date() == dt.date(2020, 12, 28)
+
+
+def test_xlsx_cells_keep_their_values_and_scraped_text_never_becomes_a_formula(tmp_path: Path):
+    columns = table_columns(TABLE_MODELS["projects"])[:5]
+    names = [c.name for c in columns]
+    frame = pl.DataFrame(
+        {
+            names[0]: ["=HYPERLINK(\"http://evil.example\",\"click\")", "https://x.eu/p?id=1"],
+            names[1]: [None, "+1 234"],
+            names[2]: [dt.date(2020, 12, 28), None],
+            names[3]: [1.5, None],
+            names[4]: [True, False],
+        }
+    )
+    spec = {"projects": columns}
+    assert write_workbook({"projects": frame}, spec, tmp_path / "t.xlsx") == []
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["projects"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == list(excel_headers(columns).values())
+    assert rows[1][0].startswith("=HYPERLINK") and sheet["A2"].data_type == "s"
+    assert rows[2][0] == "https://x.eu/p?id=1" and sheet["A3"].hyperlink is None
+    assert rows[1][1] is None and rows[2][1] == "+1 234"
+    assert rows[1][2] == dt.datetime(2020, 12, 28) and rows[2][2] is None
+    assert rows[1][3] == 1.5 and rows[1][4] is True and rows[2][4] is False
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:E3"
 
 
 def test_datapackage_validates_with_frictionless(release_dir: Path):
