@@ -168,7 +168,11 @@ def unchanged_report(layout: DataLayout, run_id: str, built_by: str, duration_s:
         conn.row_factory = sqlite3.Row
         served = {
             row["source_id"]: dict(row)
-            for row in conn.execute("SELECT source_id, rows_valid, rows_quarantined FROM sources")
+            # The served status (e.g. partial: the same rows are quarantined as last time).
+            for row in conn.execute(
+                "SELECT source_id, last_status AS status, last_reason AS reason, rows_valid,"
+                " rows_quarantined FROM sources WHERE last_status IS NOT NULL"
+            )
         }
     sources = [
         _source_entry({**outcome, **served.get(source_id, {}), "source_id": source_id}, [], [])

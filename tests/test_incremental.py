@@ -134,3 +134,20 @@ def test_an_unchanged_refresh_skips_the_build_and_a_changed_page_does_not(
     assert run_refresh(data_dir, "--recordings", str(recordings_copy), *sources) == 0
     assert "nothing changed upstream" not in capsys.readouterr().out
     assert served.stat().st_ino != first
+
+
+def test_the_report_of_an_unchanged_refresh_keeps_the_served_status(tmp_path: Path, capsys):
+    # CORDIS's recordings hold rows that fail validation: the source is `partial`, and stays so
+    # when the same rows come back (not `ok` because its crawl went well).
+    sources = ("--source", "eu_cordis_projects", "--no-release")
+    data_dir = tmp_path / "data"
+    assert run_refresh(data_dir, *sources) == 0
+    assert run_refresh(data_dir, *sources) == 0
+    assert "nothing changed upstream" in capsys.readouterr().out
+    built, unchanged = (
+        {s["source_id"]: s for s in json.loads(path.read_text())["sources"]}
+        for path in sorted((data_dir / "reports").glob("*.json"))
+    )
+    assert built["eu_cordis_projects"]["status"] == "partial"
+    for key in ("status", "reason", "rows_valid", "rows_quarantined"):
+        assert unchanged["eu_cordis_projects"][key] == built["eu_cordis_projects"][key], key
