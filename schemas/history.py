@@ -124,6 +124,9 @@ class RecordVersionRecord(pa.DataFrameModel):
         metadata = {
             "table": "record_versions",
             "sort_desc": "valid_from",
+            # At least one row per record ever published: no facet on every page, as for
+            # projects (schemas/projects.py); each facet column is indexed, ?_facet=<column>.
+            "page_facets": [],
             "label_column": "version_id",
             "primary_key": "version_id",
             "title": "Record versions",

@@ -36,6 +36,9 @@ class OrganisationRecord(Provenance):
             "table": "organisations",
             # Datasette: the default order of the table page, and the column naming a row.
             "sort": "name",
+            # Grows with the projects (one per lead or participant): no facet on every page,
+            # as for projects (schemas/projects.py); each facet column is indexed, ?_facet=.
+            "page_facets": [],
             "label_column": "name",
             "primary_key": "organisation_id",
             "title": "Organisations",

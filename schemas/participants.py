@@ -48,6 +48,9 @@ class ParticipantRecord(Provenance):
             "table": "participants",
             # Datasette: the default order of the table page, and the column naming a row.
             "sort": "project_id",
+            # Grows with the projects (several per project): no facet on every page, as for
+            # projects (schemas/projects.py); each facet column is indexed, ?_facet=<column>.
+            "page_facets": [],
             "label_column": "name_as_published",
             "primary_key": "participant_id",
             "title": "Participants",

@@ -105,6 +105,7 @@ def test_load_parse_crawl_serve_figures(results: dict) -> None:
         "filtered_country_amount",
         "two_facets",
         "fts_search",
+        "fts_search_canned",
         "canned_query",
         "csv_export_10000",
     ):

@@ -233,7 +233,8 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     from warehouse.metadata import load_queries
 
     params = {"cluster_id": "", "name": "TICE", "days": "30", "fund": "", "country": "",
-              "year": "2024", "level": "", "since": "2026-01-01", "table": ""}
+              "year": "2024", "level": "", "since": "2026-01-01", "table": "",
+              "q": "cluster"}
     conn = sqlite3.connect(published_db)
     try:
         results = {}
@@ -249,6 +250,8 @@ def test_every_canned_query_runs_on_the_fixture_database(published_db):
     assert results["calls_closing_soon"] == []  # the one call states no deadline
     by_programme = {row[0]: row for row in results["eu_funding_by_programme"]}
     assert by_programme["COMPETE 2020"][3] == 101247.41  # the TICE.PT sheet
+    found = {row[2] for row in results["search_projects"]}
+    assert "European Strategic Cluster Partnership – Going International" in found
 
 
 def test_euroclusters_call_from_the_portal(published_db):

@@ -18,13 +18,14 @@ import pytest
 from schemas import TABLE_MODELS, table_meta
 from schemas.common import Provenance
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
-from warehouse.build import BuildError, build_database
+from warehouse.build import BuildError, build_database, index_definitions
 from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql
 from warehouse.metadata import (
     LICENSE,
     datasette_metadata,
     datasette_settings,
     load_queries,
+    page_facets,
     write_datasette_config,
 )
 from warehouse.publish import PublishError, publish_database
@@ -391,6 +392,60 @@ def test_indexes_on_facet_and_foreign_key_columns(conn: sqlite3.Connection, tabl
     assert facets | fk_columns | {pk} <= indexed
 
 
+def index_columns_in(conn: sqlite3.Connection, index: str) -> tuple[str, ...]:
+    return tuple(row[2] for row in conn.execute(f"PRAGMA index_info({index})"))
+
+
+def test_composite_indexes_replace_the_single_ones_they_lead(conn: sqlite3.Connection) -> None:
+    declared = table_meta(TABLE_MODELS["projects"])["indexes"]
+    for name, columns in declared.items():
+        assert index_columns_in(conn, f"idx_projects_{name}") == tuple(columns)
+    names = {row[1] for row in conn.execute("PRAGMA index_list(projects)")}
+    # country, programme and cluster_support lead a composite index: no second index on each.
+    redundant = {"idx_projects_country", "idx_projects_programme", "idx_projects_cluster_support"}
+    assert not names & redundant
+    assert {"idx_projects_source_id", "idx_projects_eu_contribution_eur"} <= names
+    assert set(index_definitions(TABLE_MODELS["projects"])) == names - {
+        "sqlite_autoindex_projects_1"
+    }
+
+
+def test_an_index_on_an_unknown_column_is_a_build_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = TABLE_MODELS["projects"]
+    metadata = {**model.Config.metadata, "indexes": {"typo": ("country", "eu_amount")}}
+    monkeypatch.setattr(model.Config, "metadata", metadata)
+    with pytest.raises(BuildError, match="eu_amount"):
+        index_definitions(model)
+
+
+def query_plan(conn: sqlite3.Connection, name: str) -> str:
+    sql = load_queries()[name]["sql"]
+    params = {p: "x" for p in re.findall(r"(?<!:):([a-z_]+)", sql)}
+    return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        ("eu_funding_by_programme", "idx_projects_funding"),
+        ("eu_funding_by_programme_and_country", "idx_projects_funding"),
+        ("eu_funding_by_start_year", "idx_projects_start_date_amount"),
+    ],
+)
+def test_funding_queries_read_their_covering_index_only(
+    conn: sqlite3.Connection, name: str, index: str
+) -> None:
+    # A column added to the query but not to its index turns this into a read of every row.
+    assert f"SCAN projects USING COVERING INDEX {index}" in query_plan(conn, name)
+
+
+def test_search_projects_walks_the_amount_index_not_every_match(conn: sqlite3.Connection) -> None:
+    plan = query_plan(conn, "search_projects")
+    # Not "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)": one row lookup per match.
+    assert plan.startswith("SCAN p USING INDEX idx_projects_eu_contribution_eur"), plan
+    assert "rowid=?" not in plan
+
+
 def test_database_is_sound_and_not_wal(conn: sqlite3.Connection, database: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -531,6 +586,14 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
         ),
         ({"country": "es"}, [{"programme": "Compete 2020", "projects": 1}]),
     ],
+    "search_projects": [
+        ({"q": "acores"}, [{"project_id": "p:1", "title": "Competitividade Açores"}]),
+        # Largest EU contribution first; FTS5 syntax (OR, prefix*) is the query's language.
+        ({"q": "verde OR internacionalizacao"}, [{"project_id": "p:2"}, {"project_id": "p:3"}]),
+        ({"q": "mobi*"}, [{"project_id": "p:2", "eu_contribution_eur": 50000.0}]),
+        ({"q": "hydrogen"}, []),
+        ({}, []),
+    ],
     "cluster_support_projects": [
         ({"country": "PT"}, [{"project_id": "p:1", "eu_contribution_eur": 85000.0}]),
         ({}, [{"project_id": "p:1"}, {"project_id": "p:3", "country": "ES"}]),
@@ -667,7 +730,21 @@ def test_metadata_describes_every_column_and_licence() -> None:
         assert tables[table]["title"] and tables[table]["description"]
         assert tables[table]["label_column"] in columns
     projects = tables["projects"]
-    assert "programme" in projects["facets"] and {"array": "funds"} in projects["facets"]
+    # No facet is computed on every projects page; the array ones are named in the description.
+    assert "facets" not in projects
+    assert "?_facet_array=funds" in projects["columns"]["funds"]
+    assert "?_facet_array=<column>" in projects["description"]
+    assert "funds" in projects["description"]
+    assert "?_facet=" in projects["description"] and "programme" in projects["description"]
+    # A small table keeps its plain facets on the page.
+    assert tables["calls"]["facets"] == [
+        "programme",
+        "publisher",
+        "call_type",
+        "status",
+        "country",
+        "source_id",
+    ]
     assert projects["fts_table"] == "projects_fts" and projects["fts_pk"] == "rowid"
     assert "fts_table" not in tables["sources"]
     # Every source's own terms are stated next to our licence.
@@ -689,6 +766,39 @@ def test_metadata_facets_exist_in_the_database(conn: sqlite3.Connection) -> None
         for key in ("sort", "sort_desc", "label_column"):
             if key in meta:
                 assert meta[key] in names
+
+
+def test_page_facets_are_indexed_plain_columns(conn: sqlite3.Connection) -> None:
+    tables = datasette_metadata(sources_list())["databases"]["clusterdata"]["tables"]
+    for table, meta in tables.items():
+        if table == RELEASES_TABLE:
+            continue
+        indexes = conn.execute(f"PRAGMA index_list({table})").fetchall()
+        leading = {index_columns_in(conn, row[1])[0] for row in indexes}
+        for facet in meta.get("facets", []):
+            # A JSON-array facet reads every row on every page: offered by URL only.
+            assert isinstance(facet, str), (table, facet)
+            assert facet in leading, (table, facet)
+    # The tables that grow with the data compute no facet on every page.
+    for table in ("projects", "participants", "organisations", "record_versions"):
+        assert page_facets(TABLE_MODELS[table]) == [], table
+
+
+def test_page_facets_must_be_facet_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = TABLE_MODELS["projects"]
+    metadata = {k: v for k, v in model.Config.metadata.items() if k != "page_facets"}
+    monkeypatch.setattr(model.Config, "metadata", {**metadata, "page_facets": ["title"]})
+    with pytest.raises(ValueError, match="title"):
+        page_facets(model)
+    # Without the key, every plain facet column is on the page.
+    monkeypatch.setattr(model.Config, "metadata", metadata)
+    assert page_facets(model) == [
+        "programme",
+        "country",
+        "cluster_support",
+        "call_identifier",
+        "source_id",
+    ]
 
 
 def test_settings_are_safe_for_a_public_server() -> None:

@@ -121,14 +121,36 @@ def index_columns(model: type[pa.DataFrameModel]) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c != pk]
 
 
+def index_definitions(model: type[pa.DataFrameModel]) -> dict[str, tuple[str, ...]]:
+    """Every index of a model's table, {index name: columns}: the table's declared composite
+    `indexes` (Config.metadata; a filter with its sort, or the columns a canned query reads, so
+    SQLite answers from the index alone), then one per index_columns() column that does not
+    already lead one of those (a second index on the same leading column only costs build time)."""
+    table = table_name(model)
+    names = {c.name for c in table_columns(model)}
+    indexes: dict[str, tuple[str, ...]] = {}
+    for name, columns in table_meta(model).get("indexes", {}).items():
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise BuildError(f"{table}: index {name} names unknown columns {unknown}")
+        if not columns:
+            raise BuildError(f"{table}: index {name} has no columns")
+        indexes[f"idx_{table}_{name}"] = tuple(columns)
+    leading = {columns[0] for columns in indexes.values()}
+    for column in index_columns(model):
+        if column not in leading:
+            indexes[f"idx_{table}_{column}"] = (column,)
+    return indexes
+
+
 def _create_indexes(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> list[str]:
     table = table_name(model)
-    names = []
-    for column in index_columns(model):
-        name = f"idx_{table}_{column}"
-        conn.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} ({quote(column)})")
-        names.append(name)
-    return names
+    indexes = index_definitions(model)
+    for name, columns in indexes.items():
+        conn.execute(
+            f"CREATE INDEX {quote(name)} ON {quote(table)} ({', '.join(map(quote, columns))})"
+        )
+    return list(indexes)
 
 
 def foreign_key_problems(conn: sqlite3.Connection) -> list[str]:
