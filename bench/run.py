@@ -63,6 +63,14 @@ TARGETS: dict[str, list[tuple[str, str, Callable[[dict], bool]]]] = {
             lambda f: f["parse_vs_lxml"]["median"] >= 0.8,
         ),
     ],
+    # Opt-in section 7 (bench/end_to_end.py): the ratio is taken within each run.
+    "end_to_end": [
+        (
+            "no-change refresh <= 0.2x full",
+            "no_change_vs_full",
+            lambda f: f["no_change_vs_full"]["median"] <= 0.2,
+        ),
+    ],
     "serve": [
         (
             "table page p95 <= 100 ms at 8 connections",
@@ -92,7 +100,9 @@ TARGETS: dict[str, list[tuple[str, str, Callable[[dict], bool]]]] = {
 SECTIONS = ("clean_validate", "load", "parse", "crawl", "serve")
 # Opt-in (BENCH_SECTIONS=parallel): minutes per run on a shared 2-core machine, so not in the
 # default run nor the smoke test; its inputs are the bundled recordings, whatever the size.
-ALL_SECTIONS = (*SECTIONS, "parallel")
+# end_to_end (opt-in too: a full refresh of the generated Kohesio exports per run) has its own
+# smoke test, tests/test_bench_end_to_end.py.
+ALL_SECTIONS = (*SECTIONS, "parallel", "end_to_end")
 
 
 def paired(
@@ -323,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
             out = section_crawl(data, size, args.runs, inputs)
         elif name == "parallel":
             out = section_parallel(data, size, args.runs)
+        elif name == "end_to_end":
+            from bench.end_to_end import section_end_to_end
+
+            out = section_end_to_end(data, size, args.runs, inputs)
         else:
             db = data / "bench-build.db"
             if not db.exists():
