@@ -354,16 +354,28 @@ def co_beneficiaries(beneficiaries: pl.DataFrame, total: int, seed: int = SEED) 
         return beneficiaries.head(0)
     picks = rng.integers(0, beneficiaries.height, extra)
     keys = rng.integers(800_000_000, 800_000_000 + max(extra // 3, 1), extra)
-    base = beneficiaries.select(pl.all().gather(picks))
-    frame = base.with_columns(
-        pl.concat_str([pl.lit("Q"), pl.Series(keys)]).alias("organisation_key"),
-        pl.concat_str([pl.lit("Co-beneficiary "), pl.Series(keys).cast(pl.Utf8)]).alias(
-            "name_as_published"
-        ),
-        pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"),
+    # Two picks of one operation with one key would repeat a participant id: keep the first.
+    # Decided on the two key columns before the rows are copied, so that the bench's peak
+    # memory is the pipeline's and not two copies of 1.5 M generated rows.
+    first = (
+        pl.DataFrame({"reference": beneficiaries["project_reference"].gather(picks), "key": keys})
+        .with_row_index("pick")
+        .unique(["reference", "key"], keep="first", maintain_order=True)["pick"]
     )
-    # Two picks of one operation with one key would repeat a participant id: keep one.
-    frame = frame.unique(["project_reference", "organisation_key"], maintain_order=True)
+    picks, keys = picks[first.to_numpy()], keys[first.to_numpy()]
+    # From one chunk: a gather across chunks copies every string it picks (URLs, titles), from
+    # one chunk it copies only the 16-byte views (about 300 MiB less at 1.5 M rows).
+    frame = (
+        beneficiaries.rechunk()
+        .select(pl.all().gather(picks))
+        .with_columns(
+            pl.concat_str([pl.lit("Q"), pl.Series(keys)]).alias("organisation_key"),
+            pl.concat_str([pl.lit("Co-beneficiary "), pl.Series(keys).cast(pl.Utf8)]).alias(
+                "name_as_published"
+            ),
+            pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"),
+        )
+    )
     return frame.select(list(raw_schema("participants")))
 
 

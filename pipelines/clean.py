@@ -32,24 +32,86 @@ def model_columns(entity: str) -> list[str]:
     return list(TABLE_MODELS[entity].to_schema().columns)
 
 
-def text(col: str) -> pl.Expr:
-    """Trimmed text; blank becomes NULL (a blank is not a value)."""
-    stripped = pl.col(col).str.strip_chars()
-    return pl.when(stripped.str.len_chars() > 0).then(stripped).alias(col)
+# A value that starts or ends with whitespace: `\s` is the White_Space set that strip_chars()
+# removes, and each anchored test reads a character or two, not the whole string.
+PADDED = (r"^\s", r"\s$")
 
 
-def text_list(col: str) -> pl.Expr:
-    """A list of trimmed, non-blank values, deduplicated in order; empty becomes NULL."""
-    cleaned = (
-        pl.col(col)
-        .list.eval(
-            pl.element()
-            .str.strip_chars()
-            .filter(pl.element().str.strip_chars().str.len_chars() > 0)
-        )
-        .list.unique(maintain_order=True)
+def _padded(values: pl.Expr) -> pl.Expr:
+    return (values.str.contains(PADDED[0]) | values.str.contains(PADDED[1])).any()
+
+
+def tidy_text(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """Text columns trimmed; blank becomes NULL (a blank is not a value).
+
+    Only the columns that need it are rewritten: a trim copies every string of its column
+    (descriptions, titles), time and memory for nothing where no value is padded, which is the
+    usual case (spiders trim as they read). The trim is a pass of its own: inside one
+    `when(trimmed is not blank).then(trimmed)` polars trims twice."""
+    columns = list(columns)
+    stats = frame.select(
+        *[_padded(pl.col(c)).alias(f"pad:{c}") for c in columns],
+        *[(pl.col(c).str.len_bytes() == 0).any().alias(f"empty:{c}") for c in columns],
+    ).row(0, named=True)
+    padded = [c for c in columns if stats[f"pad:{c}"]]
+    trimmed = frame.with_columns(pl.col(c).str.strip_chars() for c in padded)
+    # Bytes, not characters: the same test (empty or not) without decoding every string.
+    return trimmed.with_columns(
+        pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c)
+        for c in columns
+        if c in padded or stats[f"empty:{c}"]
     )
-    return pl.when(cleaned.list.len() > 0).then(cleaned).alias(col)
+
+
+def tidy_lists(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """List columns as lists of trimmed, non-blank values, deduplicated in order; an empty list
+    becomes NULL. As in `tidy_text`, each step runs only on the columns that need it (a new
+    list column is a copy of all its values): the trim where a value is padded, the filter
+    where a value is NULL or blank, the deduplication where a list repeats a value. Padding and
+    blanks are looked for among the distinct values (a few thousand for millions of lists)."""
+    columns = list(columns)
+    stats = frame.select(
+        *[
+            pl.col(c).list.eval(pl.element().is_null()).list.any().any().alias(f"null:{c}")
+            for c in columns
+        ],
+        *[(pl.col(c).list.len() == 0).any().alias(f"empty:{c}") for c in columns],
+        *[pl.col(c).list.len().max().alias(f"longest:{c}") for c in columns],
+    ).row(0, named=True)
+    for c in columns:
+        values = frame.get_column(c).explode().unique()
+        stats[f"pad:{c}"] = bool(values.str.contains(PADDED[0]).any()) or bool(
+            values.str.contains(PADDED[1]).any()
+        )
+        stats[f"blank:{c}"] = bool((values.str.len_bytes() == 0).any())
+    multi = [c for c in columns if (stats[f"longest:{c}"] or 0) > 1]
+    stats.update(
+        frame.select(
+            (pl.col(c).list.n_unique() < pl.col(c).list.len()).any().alias(f"dup:{c}")
+            for c in multi
+        ).row(0, named=True)
+        if multi
+        else {}
+    )
+    steps: dict[str, pl.Expr] = {}
+    for c in columns:
+        padded, dropped = stats[f"pad:{c}"], stats[f"null:{c}"] or stats[f"blank:{c}"]
+        step = pl.col(c)
+        if padded:  # element-wise: list.eval's fast path over the flat values
+            step = step.list.eval(pl.element().str.strip_chars())
+        if padded or dropped:
+            step = step.list.filter(pl.element().str.len_bytes() > 0)  # drops NULL values too
+        duplicated = stats.get(f"dup:{c}", False)
+        if padded or duplicated:  # a trim can make two values equal
+            step = step.list.unique(maintain_order=True)
+        if padded or dropped or duplicated:
+            steps[c] = step
+    cleaned = frame.with_columns(step.alias(c) for c, step in steps.items())
+    return cleaned.with_columns(
+        pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c)
+        for c in columns
+        if c in steps or stats[f"empty:{c}"]
+    )
 
 
 def slug(expr: pl.Expr) -> pl.Expr:
@@ -64,8 +126,10 @@ def make_id(prefix: pl.Expr, key: pl.Expr) -> pl.Expr:
 def key_or_slug(key: pl.Expr, name: pl.Expr) -> pl.Expr:
     """The source's own key, else the slug of the name. polars evaluates both sides of a
     coalesce on every row, and the slug's Unicode regex is the costliest expression of the clean
-    layer (bench/README.md): the name is slugged only on rows that have no key."""
-    return pl.coalesce(key, slug(pl.when(key.is_null()).then(name)))
+    layer (bench/README.md): the name is slugged only on rows that have no key. Those rows get
+    an empty string, not NULL: a NULL made by `when` keeps the string under its mask, and the
+    string kernels still lower-case and regex it (the coalesce takes the key there anyway)."""
+    return pl.coalesce(key, slug(pl.when(key.is_null()).then(name).otherwise(pl.lit(""))))
 
 
 def _per_source(
@@ -73,9 +137,14 @@ def _per_source(
 ) -> pl.Expr | None:
     """A when/then chain applying each source's lookup table `table` through `build(mapping)`."""
     chain = None
+    present: set[str] | None = None
     for source_id, spec in sources.items():
         mapping = spec.lookup(table)
-        if not mapping or source_id not in frame["source_id"].unique().to_list():
+        if not mapping:
+            continue
+        if present is None:  # once, not once per source: a pass over every row
+            present = set(frame["source_id"].unique().to_list())
+        if source_id not in present:
             continue
         cond = pl.col("source_id") == source_id
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(build(mapping))
@@ -106,11 +175,13 @@ def parse_dates(frame: pl.DataFrame, columns: Iterable[str], *, entity: str, key
         pl.col(c).str.to_date(ISO_DATE, strict=False).alias(f"__{c}") for c in columns
     )
     bad_any = pl.lit(False)
+    any_bad = False
     for c in columns:
         bad = pl.col(c).is_not_null() & pl.col(f"__{c}").is_null()
         bad_any = bad_any | bad
         bad_rows = parsed.filter(bad).drop([f"__{x}" for x in columns])
         if bad_rows.height:
+            any_bad = True
             rejected.append(
                 reject(
                     bad_rows,
@@ -121,8 +192,9 @@ def parse_dates(frame: pl.DataFrame, columns: Iterable[str], *, entity: str, key
                     failure_case=pl.col(c),
                 )
             )
+    # Filtering copies every column (lists, long text): only when a row is refused.
     good = (
-        parsed.filter(~bad_any)
+        (parsed.filter(~bad_any) if any_bad else parsed)
         .with_columns(pl.col(f"__{c}").alias(c) for c in columns)
         .drop([f"__{c}" for c in columns])
     )
@@ -131,9 +203,9 @@ def parse_dates(frame: pl.DataFrame, columns: Iterable[str], *, entity: str, key
 
 def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
     """Projects: ids, programme lookups, derived co-financing rate, strict dates."""
-    frame = raw.with_columns(
-        text(c)
-        for c in (
+    frame = tidy_text(
+        raw,
+        (
             "reference",
             "title",
             "acronym",
@@ -146,10 +218,10 @@ def clean_projects(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
             "country",
             "call_identifier",
             "lead_organisation_key",
-        )
-    ).with_columns(
-        text_list(c)
-        for c in ("programmes", "funds", "regions", "quality_flags", "nuts_codes", "categories")
+        ),
+    )
+    frame = tidy_lists(
+        frame, ("programmes", "funds", "regions", "quality_flags", "nuts_codes", "categories")
     )
     frame = apply_lookup(frame, sources, "programmes", "programmes")
     frame = apply_lookup(frame, sources, "programme", "programmes")
@@ -178,40 +250,49 @@ def clean_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cle
     return Cleaned(frame.select(model_columns("participants")), empty_quarantine())
 
 
+# The participant columns that name the organisation: all derive_organisations reads.
+ORGANISATION_TEXT = ("name_as_published", "country", "organisation_key", "pic", "vat")
+
+
 def tidy_participants(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> pl.DataFrame:
     """Participants with text tidied, roles mapped by the YAML lookups, and their project,
     organisation and own ids (the participant id uses the mapped role)."""
-    frame = raw.with_columns(
-        text(c)
-        for c in (
-            "project_reference",
-            "project_title",
-            "name_as_published",
-            "role",
-            "role_as_published",
-            "country",
-            "organisation_key",
-            "pic",
-            "vat",
-        )
-    ).with_columns(text_list(c) for c in ("work_packages_led", "quality_flags"))
+    frame = tidy_text(
+        raw, ("project_reference", "project_title", "role", "role_as_published", *ORGANISATION_TEXT)
+    )
+    frame = tidy_lists(frame, ("work_packages_led", "quality_flags"))
     frame = apply_lookup(frame, sources, "role", "roles")
     project_id = make_id(
         pl.col("source_id"), key_or_slug(pl.col("project_reference"), pl.col("project_title"))
     )
+    # The organisation's key (its id, or its slugged name) is computed once for both ids.
     # One organisation can take part twice in a project (two roles): the participant id keys
     # on the organisation and the role.
     member = pl.concat_str(
-        [
-            key_or_slug(pl.col("organisation_key"), pl.col("name_as_published")),
-            pl.col("role").fill_null(""),
-        ],
-        separator=":",
+        [pl.col("__member"), pl.col("role").fill_null("")], separator=":"
     ).str.strip_chars_end(":")
-    return frame.with_columns(
-        project_id.alias("project_id"),
-        organisation_id("organisation_key", "name_as_published").alias("organisation_id"),
-    ).with_columns(make_id(pl.col("project_id"), member).alias("participant_id"))
+    return (
+        frame.with_columns(
+            project_id.alias("project_id"),
+            key_or_slug(pl.col("organisation_key"), pl.col("name_as_published")).alias("__member"),
+        )
+        .with_columns(
+            make_id(pl.col("source_id"), pl.col("__member")).alias("organisation_id"),
+            make_id(pl.col("project_id"), member).alias("participant_id"),
+        )
+        .drop("__member")
+    )
+
+
+def participant_organisations(raw: pl.DataFrame) -> pl.DataFrame:
+    """The organisation columns of participants, tidied as tidy_participants tidies them, with
+    the same organisation id: without the project and participant ids, the role lookup and the
+    project title, which derive_organisations does not read (a second tidy of every participant
+    was most of its time, and a copy of every title)."""
+    prov = ("source_id", "source_url", "fetched_at", "document_sha256")
+    return tidy_text(raw.select(*ORGANISATION_TEXT, *prov), ORGANISATION_TEXT).with_columns(
+        organisation_id("organisation_key", "name_as_published").alias("organisation_id")
+    )
 
 
 def organisation_id(key_col: str, name_col: str) -> pl.Expr:
@@ -229,9 +310,9 @@ def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
     """Clusters: ids from the source and the name, lists tidied, vocabularies mapped by the
     YAML lookups (unknown values kept as published), the website's domain as a linking key,
     and the city's centroid where GeoNames names exactly one such place in the country."""
-    frame = raw.with_columns(
-        text(c)
-        for c in (
+    frame = tidy_text(
+        raw,
+        (
             "name",
             "acronym",
             "country",
@@ -241,10 +322,11 @@ def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
             "eccp_url",
             "registry_id",
             "description",
-        )
-    ).with_columns(
-        text_list(c)
-        for c in (
+        ),
+    )
+    frame = tidy_lists(
+        frame,
+        (
             "aliases",
             "sectors",
             "labels",
@@ -254,7 +336,7 @@ def clean_clusters(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned
             "s3_priorities",
             "ecosystems",
             "partnerships",
-        )
+        ),
     )
     for column in ("labels", "sectors", "ecosystems", "partnerships"):
         frame = apply_lookup(frame, sources, column, column)
@@ -277,10 +359,10 @@ def cluster_id(name_col: str = "name") -> pl.Expr:
 
 def clean_recognitions(raw: pl.DataFrame, sources: dict[str, SourceSpec]) -> Cleaned:
     """Recognitions: linked to the same source's cluster row by its name; strict dates."""
-    frame = raw.with_columns(
-        text(c)
-        for c in ("cluster_name", "kind", "name", "level", "awarded_by", "evidence", "evidence_url")
-    ).with_columns(text_list("quality_flags"))
+    frame = tidy_text(
+        raw, ("cluster_name", "kind", "name", "level", "awarded_by", "evidence", "evidence_url")
+    )
+    frame = tidy_lists(frame, ("quality_flags",))
     frame = apply_lookup(frame, sources, "level", "levels")
     first_date = pl.coalesce("valid_from", "as_of", pl.col("year").cast(pl.Utf8), "valid_to")
     frame = frame.with_columns(cluster_id("cluster_name").alias("cluster_id")).with_columns(
@@ -331,9 +413,9 @@ def call_status(today: dt.date) -> pl.Expr:
 
 def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.date) -> Cleaned:
     """Calls: ids, programme lookups, strict dates, status derived from the run's clock."""
-    frame = raw.with_columns(
-        text(c)
-        for c in (
+    frame = tidy_text(
+        raw,
+        (
             "identifier",
             "title",
             "programme",
@@ -342,23 +424,24 @@ def clean_calls(raw: pl.DataFrame, sources: dict[str, SourceSpec], today: dt.dat
             "description",
             "url",
             "country",
-        )
-    ).with_columns(
-        text_list(c)
-        for c in (
+        ),
+    )
+    frame = tidy_lists(
+        frame,
+        (
             "deadline_dates",
             "eligible_applicants",
             "topics",
             "quality_flags",
             "document_urls",
-        )
+        ),
     )
     frame = apply_lookup(frame, sources, "programme", "programmes")
     frame = apply_lookup(frame, sources, "call_type", "call_types")
     frame = frame.with_columns(
-        make_id(
-            pl.col("source_id"), key_or_slug(pl.col("identifier"), pl.col("title"))
-        ).alias("call_id")
+        make_id(pl.col("source_id"), key_or_slug(pl.col("identifier"), pl.col("title"))).alias(
+            "call_id"
+        )
     )
     cleaned = parse_dates(frame, ["opening_date", "deadline_date"], entity="calls", key="call_id")
     frame = cleaned.frame.with_columns(next_deadline(today)).with_columns(call_status(today))
@@ -374,12 +457,14 @@ def clean_documents(raw: pl.DataFrame) -> Cleaned:
 def cluster_match_key(expr: pl.Expr) -> pl.Expr:
     """Name key for exact organisation↔cluster matching: case, punctuation and the word
     'cluster' do not count ('TICE.PT Cluster' = 'TICE.PT'); anything else must be equal."""
+    # Whitespace needs no pass of its own: it is never a letter, digit or '.', so every run of
+    # it is inside a run that the second regex makes one space (a `\s+` -> " " pass after it
+    # changed nothing, and cost as much as the lower-casing).
     return (
         expr.str.to_lowercase()
         .str.replace_all(r"\bclusters?\b", " ")
         .str.replace_all(r"[^\p{L}\p{N}.]+", " ")
         .str.strip_chars(" .")
-        .str.replace_all(r"\s+", " ")
     )
 
 
@@ -393,12 +478,10 @@ def derive_organisations(
     cluster whose name or acronym matches exactly and uniquely."""
     # Lead organisations come from the raw rows, which still carry the lead's country.
     prov = ["source_id", "source_url", "fetched_at", "document_sha256"]
+    lead = ("lead_organisation", "lead_organisation_country", "lead_organisation_key")
     leads = (
-        raw_projects.with_columns(
-            text("lead_organisation"),
-            text("lead_organisation_country"),
-            text("lead_organisation_key"),
-        )
+        # Only the columns read here: the filter copies every column it is given.
+        tidy_text(raw_projects.select(*lead, *prov), lead)
         .filter(pl.col("lead_organisation").is_not_null())
         .select(
             lead_organisation_id().alias("organisation_id"),
@@ -409,7 +492,7 @@ def derive_organisations(
             *prov,
         )
     )
-    named = tidy_participants(raw_participants, sources or {}).select(
+    named = participant_organisations(raw_participants).select(
         "organisation_id",
         pl.col("name_as_published").alias("name"),
         "country",
@@ -448,10 +531,13 @@ def derive_organisations(
         .unique("key", keep="first", maintain_order=True)
         .select("cluster_id", "key")
     )
-    orgs = (
-        orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
-        .join(unique_keys, on="key", how="left")
-        .drop("key")
-        .with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"))
-    )
+    if unique_keys.height:
+        orgs = (
+            orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
+            .join(unique_keys, on="key", how="left", maintain_order="left")
+            .drop("key")
+        )
+    else:  # no cluster to link to: every name's match key would be computed for nothing
+        orgs = orgs.with_columns(pl.lit(None, pl.Utf8).alias("cluster_id"))
+    orgs = orgs.with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"))
     return Cleaned(orgs.select(model_columns("organisations")), empty_quarantine())

@@ -57,7 +57,10 @@ def validate_entity(entity: str, frame: pl.DataFrame) -> Validated:
         pl.col("check").cast(pl.Utf8),
         pl.col("failure_case").cast(pl.Utf8),
     )
-    bad_rows = indexed.join(failing.select("__row").unique(), on="__row", how="semi")
+    # Row numbers are unique: a filter on them is the semi/anti join, without the join's gather
+    # of every column of every row.
+    is_bad = pl.col("__row").is_in(failing["__row"].unique().implode())
+    bad_rows = indexed.filter(is_bad)
     row_json = bad_rows.drop("__row").pipe(rows_as_json)
     bad = bad_rows.select("__row", "source_id", pl.col(key).cast(pl.Utf8).alias("record_key"))
     bad = bad.with_columns(row_json)
@@ -71,23 +74,31 @@ def validate_entity(entity: str, frame: pl.DataFrame) -> Validated:
         "failure_case",
         "row_json",
     )
-    valid = indexed.join(bad.select("__row"), on="__row", how="anti").drop("__row")
+    valid = indexed.filter(~is_bad).drop("__row")
     return Validated(valid, quarantined)
 
 
 def drop_orphans(entity: str, frame: pl.DataFrame, parents: dict[str, pl.DataFrame]) -> Validated:
-    """Quarantine rows whose parent row (by foreign key) is not among the valid parents."""
+    """Quarantine rows whose parent row (by foreign key) is not among the valid parents.
+
+    A row is reported once, for the first of its parents that is missing (PARENTS' order), and
+    exactly the reported rows leave the frame: one membership test per foreign key, where there
+    were two anti-joins (the second on the primary key, over every row)."""
     key = table_meta(TABLE_MODELS[entity])["primary_key"]
     rejected = [empty_quarantine()]
+    taken: pl.Series | None = None  # rows already reported for an earlier parent
     for column, parent in PARENTS[entity]:
         parent_key = table_meta(TABLE_MODELS[parent])["primary_key"]
-        known = parents[parent].select(pl.col(parent_key).alias(column)).unique()
-        present = pl.col(column).is_not_null()
-        orphans = frame.filter(present).join(known, on=column, how="anti")
-        if orphans.height:
+        known = parents[parent][parent_key]
+        orphan = frame.select(
+            pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode())
+        ).to_series()
+        if taken is not None:
+            orphan = orphan & ~taken
+        if orphan.any():
             rejected.append(
                 reject(
-                    orphans,
+                    frame.filter(orphan),
                     entity=entity,
                     key=key,
                     column=column,
@@ -95,5 +106,7 @@ def drop_orphans(entity: str, frame: pl.DataFrame, parents: dict[str, pl.DataFra
                     failure_case=pl.col(column),
                 )
             )
-            frame = frame.join(orphans.select(key), on=key, how="anti")
+            taken = orphan if taken is None else taken | orphan
+    if taken is not None:
+        frame = frame.filter(~taken)
     return Validated(frame, pl.concat(rejected))

@@ -10,6 +10,8 @@ from pipelines.clean import (
     clean_projects,
     cluster_match_key,
     derive_organisations,
+    tidy_lists,
+    tidy_text,
 )
 from pipelines.raw import raw_schema
 from scrapers.registry import load_registry
@@ -109,6 +111,59 @@ def test_cluster_match_key_ignores_case_punctuation_and_the_word_cluster():
     assert out[0] == out[1] == "tice.pt"
     assert out[2] == "aec architecture"
     assert out[3] == "health portugal"
+
+
+def test_cluster_match_key_treats_any_run_of_whitespace_as_one_space():
+    keys = pl.DataFrame({"n": ["Health\t Cluster\n\nPortugal", "Health\u00a0\u3000Portugal",
+                               "  Health   Portugal . "]})
+    assert keys.select(cluster_match_key(pl.col("n")))["n"].to_list() == ["health portugal"] * 3
+
+
+def test_text_is_trimmed_of_unicode_whitespace_and_blank_is_null():
+    frame = pl.DataFrame({
+        "a": ["\u00a0Pole SCS\u3000", "Pole SCS", "  ", "", None, "\tx\ny\n", "\u200bz"],
+        "b": ["kept", "as is", "", "x", None, "y", "z"],  # nothing to trim: not copied
+    })
+    out = tidy_text(frame, ["a", "b"])
+    assert out["a"].to_list() == ["Pole SCS", "Pole SCS", None, None, None, "x\ny", "\u200bz"]
+    assert out["b"].to_list() == ["kept", "as is", None, "x", None, "y", "z"]
+
+
+def test_lists_are_trimmed_deduplicated_in_order_and_empty_is_null():
+    """Each step runs only on the columns that need it: every column here needs a different
+    one (or none), and a trim that makes two values equal still deduplicates."""
+    frame = pl.DataFrame({
+        "a": [[" ERDF", "ESF ", "ERDF", None, "", "  "], ["ESF"], [], None, [" "], ["x", "x"]],
+        "b": [["one"], ["two"], None, [], [""], ["three"]],
+        "c": [["x", None], ["y"], ["y", "z"], None, ["y"], ["z"]],
+        "d": [["a", " a"], ["b"], ["c"], ["d"], ["e"], ["f"]],
+        "e": [["a", "b"], ["b", "a"], ["a", "b"], None, ["c"], ["d", "a"]],
+    }, schema={c: pl.List(pl.Utf8) for c in "abcde"})
+    out = tidy_lists(frame, ["a", "b", "c", "d", "e"])
+    assert out["a"].to_list() == [["ERDF", "ESF"], ["ESF"], None, None, None, ["x"]]
+    assert out["b"].to_list() == [["one"], ["two"], None, None, None, ["three"]]
+    assert out["c"].to_list() == [["x"], ["y"], ["y", "z"], None, ["y"], ["z"]]
+    assert out["d"].to_list() == [["a"], ["b"], ["c"], ["d"], ["e"], ["f"]]
+    assert out["e"].to_list() == frame["e"].to_list()
+
+
+def test_organisations_and_participants_agree_on_organisation_ids():
+    """derive_organisations tidies only the organisation columns of participants: the ids it
+    derives are the ones clean_participants gives the same rows."""
+    parts = raw("participants", [
+        {"source_id": "eu_escp4i_projects", "project_title": " P ", "name_as_published": n,
+         "organisation_key": k, "role": "partner", "country": " FR "}
+        for n, k in ((" ACME\u00a0SA ", None), ("Pôle SCS", None), ("ACME", " 999999999 "))
+    ])
+    clusters = pl.DataFrame(schema={"cluster_id": pl.Utf8, "name": pl.Utf8, "acronym": pl.Utf8,
+                                    "source_id": pl.Utf8})
+    orgs = derive_organisations(raw("projects", []), parts, clusters, REGISTRY).frame
+    participant_orgs = clean_participants(parts, REGISTRY).frame["organisation_id"]
+    assert set(orgs["organisation_id"]) == set(participant_orgs)
+    assert set(orgs["organisation_id"]) == {"eu_escp4i_projects:acme-sa",
+                                            "eu_escp4i_projects:pôle-scs",
+                                            "eu_escp4i_projects:999999999"}
+    assert orgs["country"].to_list() == ["FR"] * 3
 
 
 def test_organisations_link_to_clusters_only_on_an_unambiguous_exact_key():

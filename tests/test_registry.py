@@ -85,3 +85,15 @@ def test_bad_yaml_is_refused_with_reason(tmp_path, name, text, message):
 
 def test_sources_dir_is_the_packaged_one():
     assert SOURCES_DIR == ROOT / "scrapers" / "sources"
+
+
+def test_an_edited_yaml_is_read_as_it_is_now(tmp_path):
+    """Parsed YAML is cached by content: the same file rewritten (same size, same second) is
+    read anew, and a caller changing its spec does not change the next caller's."""
+    path = write(tmp_path, "eu_example_calls", GOOD + "lookups: {roles: {Lead: partner}}\n")
+    first = load_source(path)
+    first.lookups["roles"]["Lead"] = "changed by a caller"
+    assert load_source(path).lookup("roles") == {"Lead": "partner"}
+    path.write_text(GOOD.replace("title: T", "title: U") + "lookups: {roles: {Lead: advisor}}\n")
+    again = load_source(path)
+    assert (again.title, again.lookup("roles")) == ("U", {"Lead": "advisor"})

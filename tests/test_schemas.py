@@ -85,6 +85,7 @@ BAD = [
     ("projects", {"title": "   "}, "title"),
     ("projects", {"website": "tice.pt"}, "website"),
     ("projects", {"source_id": "TICE"}, "source_id"),
+    ("projects", {"source_url": "tice.pt/en/projects"}, "source_url"),
     ("projects", {"document_sha256": "xyz"}, "document_sha256"),
     ("projects", {"fetched_at": "23/11/2026"}, "fetched_at"),
     ("participants", {"role": "leader"}, "role"),
