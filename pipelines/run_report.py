@@ -20,14 +20,20 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.layout import DataLayout
-from pipelines.quarantine import read_quarantine
-from schemas import TABLE_MODELS
-from schemas.history import HISTORY_TABLES
-from warehouse.changelog import compare_databases
 
 # source_health grows by one row per source every refresh: counting that as a change says nothing.
 # The run log and the history tables describe changes; counting their rows would count twice.
-COMPARED_TABLES = [t for t in TABLE_MODELS if t != "source_health" and t not in HISTORY_TABLES]
+
+
+def compared_tables() -> list[str]:
+    """The tables whose rows a report compares (imported here: pandera's models cost ~0.5 s of
+    start-up, which a no-change refresh does not otherwise pay)."""
+    from schemas import TABLE_MODELS
+    from schemas.history import HISTORY_TABLES
+
+    return [t for t in TABLE_MODELS if t != "source_health" and t not in HISTORY_TABLES]
+
+
 TOP_REASONS = 3
 
 
@@ -57,6 +63,8 @@ def top_quarantine_reasons(
     layout: DataLayout, pipeline_run_id: str, top: int = TOP_REASONS
 ) -> dict[str, list[dict]]:
     """Per source, the `top` checks that quarantined most rows in this run: [{reason, rows}]."""
+    from pipelines.quarantine import read_quarantine
+
     q = read_quarantine(layout.quarantine_db, pipeline_run_id)
     if q.height == 0:
         return {}
@@ -77,13 +85,15 @@ def top_quarantine_reasons(
 
 
 def _changes(published: Path, previous: Path | None) -> list:
+    from warehouse.changelog import compare_databases
+
     if previous is not None:
-        return compare_databases(published, previous, COMPARED_TABLES)
+        return compare_databases(published, previous, compared_tables())
     # Nothing served before: every row is added (compared with an empty database).
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.db"
         sqlite3.connect(empty).close()
-        return compare_databases(published, empty, COMPARED_TABLES)
+        return compare_databases(published, empty, compared_tables())
 
 
 def _source_entry(row: Mapping, changes: list, reasons: list) -> dict:
@@ -138,7 +148,7 @@ def build_report(
         for row in health
     ]
     tables = {}
-    for table in COMPARED_TABLES:
+    for table in compared_tables():
         mine = [c for c in changes if c.table == table]
         tables[table] = {
             "added": sum(c.added for c in mine),
@@ -174,6 +184,12 @@ def unchanged_report(layout: DataLayout, run_id: str, built_by: str, duration_s:
                 " rows_quarantined FROM sources WHERE last_status IS NOT NULL"
             )
         }
+    # The tables of the report of the build this run reuses (no pandera import for the names).
+    built = reports_dir(layout) / f"{built_by}.json"
+    try:
+        tables = list(json.loads(built.read_text(encoding="utf-8"))["tables"])
+    except (OSError, ValueError, KeyError):
+        tables = compared_tables()
     sources = [
         _source_entry({**outcome, **served.get(source_id, {}), "source_id": source_id}, [], [])
         for source_id, outcome in sorted(outcomes.items())
@@ -185,7 +201,7 @@ def unchanged_report(layout: DataLayout, run_id: str, built_by: str, duration_s:
         "compared_with_previous": True,
         "duration_s": round(duration_s, 3),
         "sources": sources,
-        "tables": {table: {"added": 0, "changed": 0, "removed": 0} for table in COMPARED_TABLES},
+        "tables": {table: {"added": 0, "changed": 0, "removed": 0} for table in tables},
     }
 
 
