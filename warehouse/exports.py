@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -159,35 +160,52 @@ def _widths(frame: pl.DataFrame, headers: list[str]) -> list[int]:
     return widths
 
 
-def write_workbook(
-    frames: dict[str, pl.DataFrame], columns: dict[str, list[ColumnSpec]], path: Path
-) -> list[str]:
-    """One sheet per table, short headers, frozen header row and a filter, dates as Excel
-    dates; return the tables left out because they exceed Excel's row limit (their CSV and
+class Workbook:
+    """clusterdata.xlsx, one sheet per table added with `add`, each written row by row and
+    flushed as it goes: short headers, frozen header row and a filter, dates as Excel dates.
+    `skipped`: the tables left out because they exceed Excel's row limit (their CSV and
     Parquet are complete)."""
-    skipped = []
-    with xlsxwriter.Workbook(path, WORKBOOK_OPTIONS) as workbook:
-        bold = workbook.add_format({"bold": True})
-        date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+
+    def __init__(self, path: Path) -> None:
+        self.book = xlsxwriter.Workbook(path, WORKBOOK_OPTIONS)
+        self.bold = self.book.add_format({"bold": True})
+        self.date = self.book.add_format({"num_format": "yyyy-mm-dd"})
+        self.skipped: list[str] = []
+
+    def __enter__(self) -> Workbook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.book.close()
+
+    def add(self, table: str, frame: pl.DataFrame, columns: list[ColumnSpec]) -> None:
+        if frame.height + 1 > EXCEL_MAX_ROWS:
+            self.skipped.append(table)
+            return
+        names = excel_headers(columns)
+        headers = [names[c] for c in frame.columns]
+        sheet = self.book.add_worksheet(table[:31])
+        sheet.freeze_panes(1, 0)
+        for n, width in enumerate(_widths(frame, headers)):
+            sheet.set_column(n, n, width)
+        sheet.write_row(0, 0, headers, self.bold)
+        dates = {n for n, dtype in enumerate(frame.dtypes) if dtype == pl.Date}
+        for r, row in enumerate(frame.iter_rows(), start=1):
+            for n, value in enumerate(row):
+                if value is None:
+                    continue
+                if n in dates:
+                    sheet.write_datetime(r, n, value, self.date)
+                else:
+                    sheet.write(r, n, value)
+        sheet.autofilter(0, 0, frame.height, len(headers) - 1)
+
+
+def write_workbook(
+    frames: Mapping[str, pl.DataFrame], columns: dict[str, list[ColumnSpec]], path: Path
+) -> list[str]:
+    """Every table of `frames` into one workbook; the tables too big for Excel (see Workbook)."""
+    with Workbook(path) as book:
         for table, frame in frames.items():
-            if frame.height + 1 > EXCEL_MAX_ROWS:
-                skipped.append(table)
-                continue
-            names = excel_headers(columns[table])
-            headers = [names[c] for c in frame.columns]
-            sheet = workbook.add_worksheet(table[:31])
-            sheet.freeze_panes(1, 0)
-            for n, width in enumerate(_widths(frame, headers)):
-                sheet.set_column(n, n, width)
-            sheet.write_row(0, 0, headers, bold)
-            dates = {n for n, dtype in enumerate(frame.dtypes) if dtype == pl.Date}
-            for r, row in enumerate(frame.iter_rows(), start=1):
-                for n, value in enumerate(row):
-                    if value is None:
-                        continue
-                    if n in dates:
-                        sheet.write_datetime(r, n, value, date)
-                    else:
-                        sheet.write(r, n, value)
-            sheet.autofilter(0, 0, frame.height, len(headers) - 1)
-    return skipped
+            book.add(table, frame, columns[table])
+    return book.skipped
