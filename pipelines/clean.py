@@ -509,6 +509,19 @@ def derive_organisations(
             *[pl.col(c).first() for c in prov],
         )
     )
+    orgs = link_to_clusters(orgs, clusters, sources)
+    orgs = orgs.with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"))
+    return Cleaned(orgs.select(model_columns("organisations")), empty_quarantine())
+
+
+def link_to_clusters(
+    orgs: pl.DataFrame, clusters: pl.DataFrame, sources: dict[str, SourceSpec] | None = None
+) -> pl.DataFrame:
+    """`orgs` with `cluster_id` (re)set: the cluster whose name or acronym matches the
+    organisation's name exactly (cluster_match_key) and uniquely, else NULL. Run on the cleaned
+    rows, and again by the source gate against the clusters actually published (a failing
+    cluster source's carried rows included)."""
+    orgs = orgs.drop("cluster_id", strict=False)
     keys = pl.concat(
         [
             clusters.select(
@@ -532,12 +545,10 @@ def derive_organisations(
         .select("cluster_id", "key")
     )
     if unique_keys.height:
-        orgs = (
+        return (
             orgs.with_columns(cluster_match_key(pl.col("name")).alias("key"))
             .join(unique_keys, on="key", how="left", maintain_order="left")
             .drop("key")
         )
-    else:  # no cluster to link to: every name's match key would be computed for nothing
-        orgs = orgs.with_columns(pl.lit(None, pl.Utf8).alias("cluster_id"))
-    orgs = orgs.with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("quality_flags"))
-    return Cleaned(orgs.select(model_columns("organisations")), empty_quarantine())
+    # No cluster to link to: every name's match key would be computed for nothing.
+    return orgs.with_columns(pl.lit(None, pl.Utf8).alias("cluster_id"))

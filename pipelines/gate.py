@@ -40,6 +40,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.clean import link_to_clusters
 from pipelines.layout import DataLayout
 from pipelines.quarantine import empty_quarantine, reject
 from pipelines.validate import PARENTS
@@ -353,8 +354,26 @@ def run_gate(
         parts = [frame.clear(), *fresh[entity], *carried[entity]]
         merged = pl.concat(parts, how="diagonal_relaxed").select(frame.columns)
         tables[entity] = merged.unique(primary_key(entity), keep="first", maintain_order=True)
+    lost = relink_organisations(tables, registry)
     tables, dropped_rows, unlinked = resolve_references(tables)
+    if lost:
+        unlinked["organisations.cluster_id"] = unlinked.get("organisations.cluster_id", 0) + lost
     return GateResult(tables, verdicts, dropped_rows, unlinked, new_snapshots)
+
+
+def relink_organisations(
+    tables: dict[str, pl.DataFrame], registry: Mapping[str, SourceSpec]
+) -> int:
+    """Link organisations again, against the clusters this release publishes: clean linked them
+    to this run's clusters, so while a cluster source fails (served from its snapshot) its
+    carried clusters would get no link, and a link to one of its new clusters would dangle.
+    Returns how many organisations lost a link."""
+    if "organisations" not in tables or "clusters" not in tables:
+        return 0
+    orgs = tables["organisations"]
+    relinked = link_to_clusters(orgs, tables["clusters"], dict(registry)).select(orgs.columns)
+    tables["organisations"] = relinked
+    return int((orgs["cluster_id"].is_not_null() & relinked["cluster_id"].is_null()).sum())
 
 
 def resolve_references(

@@ -133,18 +133,27 @@ def test_absent_once_kept_twice_dropped_back_resets():
 
 
 def test_carried_rows_keep_their_references_intact():
-    """A failing cluster source serves its snapshot: an organisation linked (this run) to a
-    cluster the snapshot lacks loses the link; a participant whose project is gone is dropped
-    and quarantined, never published with a broken key."""
+    """A failing cluster source serves its snapshot, and organisations are linked against the
+    clusters published: a link (this run) to a cluster the snapshot lacks is dropped, a name
+    that matches a carried cluster is linked to it; a participant whose project is gone is
+    dropped and quarantined, never published with a broken key."""
     clusters_src, projects_src = "pt_dgae_clusters", "pt_ticept_projects"
     registry = {s: dataclasses.replace(get_source(s), expected_rows={})
                 for s in (clusters_src, projects_src)}
     clusters_old = pl.DataFrame({"cluster_id": [f"{clusters_src}:a", f"{clusters_src}:b"],
-                                 "source_id": [clusters_src] * 2})
-    clusters_new = pl.DataFrame({"cluster_id": [f"{clusters_src}:c"], "source_id": [clusters_src]})
-    orgs = pl.DataFrame({"organisation_id": [f"{projects_src}:o1", f"{projects_src}:o2"],
-                         "source_id": [projects_src] * 2,
-                         "cluster_id": [f"{clusters_src}:c", f"{clusters_src}:a"]})
+                                 "source_id": [clusters_src] * 2,
+                                 "name": ["Alpha Cluster", "Beta Cluster"],
+                                 "acronym": [None, "BETA"]})
+    clusters_new = pl.DataFrame({"cluster_id": [f"{clusters_src}:c"], "source_id": [clusters_src],
+                                 "name": ["Gamma Cluster"], "acronym": [None]},
+                                schema_overrides={"acronym": pl.Utf8})
+    orgs = pl.DataFrame({
+        "organisation_id": [f"{projects_src}:o1", f"{projects_src}:o2", f"{projects_src}:o3"],
+        "source_id": [projects_src] * 3,
+        "name": ["Gamma Cluster", "Alpha Cluster", "BETA"],
+        # As clean linked them, against this run's clusters (only Gamma).
+        "cluster_id": [f"{clusters_src}:c", None, None],
+    })
     projects = pl.DataFrame({"project_id": [f"{projects_src}:p1"], "source_id": [projects_src]})
     participants = pl.DataFrame({
         "participant_id": [f"{projects_src}:p1:o1", f"{projects_src}:p9:o2"],
@@ -161,8 +170,11 @@ def test_carried_rows_keep_their_references_intact():
                       {clusters_src: old, projects_src: None})
     assert not result.verdicts[clusters_src].passed
     assert result.tables["clusters"].equals(clusters_old)
-    links = dict(result.tables["organisations"].select("organisation_id", "cluster_id").iter_rows())
-    assert links == {f"{projects_src}:o1": None, f"{projects_src}:o2": f"{clusters_src}:a"}
+    published = result.tables["organisations"]
+    assert published.columns == orgs.columns
+    links = dict(published.select("organisation_id", "cluster_id").iter_rows())
+    assert links == {f"{projects_src}:o1": None, f"{projects_src}:o2": f"{clusters_src}:a",
+                     f"{projects_src}:o3": f"{clusters_src}:b"}
     assert result.unlinked == {"organisations.cluster_id": 1}
     assert result.tables["participants"]["participant_id"].to_list() == [f"{projects_src}:p1:o1"]
     assert result.dropped["participants"]["check"].to_list() == ["parent_in_projects"]
