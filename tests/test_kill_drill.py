@@ -53,30 +53,34 @@ ENDPOINTS = {
 _RUN_DATES = (dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in itertools.count())
 
 
+def _log(data_dir: Path, run_date: str) -> Path:
+    return data_dir.parent / f"refresh-{run_date}.log"
+
+
 def _refresh(data_dir: Path, kill_at: str | None = None) -> subprocess.Popen:
-    """Start a refresh with the next run date; its output goes to <data_dir>/../refresh-<date>.log
-    (read back by _said when an assertion about it fails)."""
+    """Start a refresh with the next run date; its output goes to _log (read back by _said when
+    an assertion about it fails)."""
     run_date = next(_RUN_DATES).isoformat()
-    log = data_dir.parent / f"refresh-{run_date}.log"
     env = dict(os.environ)
     env.pop("CLUSTERDATA_KILL_AT", None)
     if kill_at:
         env["CLUSTERDATA_KILL_AT"] = kill_at
     command = [sys.executable, "-m", "pipelines.cli", "refresh", "--offline"]
-    return subprocess.Popen(
-        [*command, "--data-dir", str(data_dir), "--source", SOURCE, "--run-date", run_date],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        # Its own process group: a kill takes the crawl subprocesses with it.
-        start_new_session=True,
-    )
+    with _log(data_dir, run_date).open("w") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [*command, "--data-dir", str(data_dir), "--source", SOURCE, "--run-date", run_date],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # Its own process group: a kill takes the crawl subprocesses with it.
+            start_new_session=True,
+        )
 
 
 def _said(process: subprocess.Popen, lines: int = 15) -> str:
-    """The last lines a refresh printed, for an assertion message."""
-    log = Path(process.stdout.name)
-    process.stdout.close()
+    """The last lines a refresh printed, for an assertion message (its log, from its args)."""
+    args = list(process.args)
+    log = _log(Path(args[args.index("--data-dir") + 1]), args[args.index("--run-date") + 1])
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
