@@ -88,11 +88,12 @@ class Memo:
 
     def prune(self, days: float = PRUNE_DAYS) -> int:
         """Remove entries not used for `days` (and temporary files of a killed run); how many."""
-        cutoff = time.time() - days * 86400
+        now = time.time()
+        cutoff = now - days * 86400
         removed = 0
         for path in self.folder.glob("*/*"):
-            stale = path.suffix == ".tmp" and path.stat().st_mtime < time.time() - 3600
-            if stale or path.stat().st_mtime < cutoff:
+            modified = path.stat().st_mtime
+            if modified < cutoff or (path.suffix == ".tmp" and modified < now - 3600):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
