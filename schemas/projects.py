@@ -122,17 +122,11 @@ class ProjectRecord(Provenance):
             # of a search. Each facet column is indexed and one click away (?_facet=country).
             "page_facets": [],
             # Composite indexes (warehouse.build.index_definitions), each named for what it
-            # serves: a filter by country sorted by amount; the funding canned queries
-            # (queries.yml) read from the index alone; the cluster-support query in amount order.
+            # serves: a filter by country sorted by amount; the cluster-support query in amount
+            # order; the funding-by-year canned query (queries.yml) reads from the index alone.
+            # (The funding queries by programme read the funding summary: schemas/summaries.py.)
             "indexes": {
                 "country_amount": ("country", "eu_contribution_eur"),
-                "funding": (
-                    "programme",
-                    "country",
-                    "eu_contribution_eur",
-                    "total_eligible_eur",
-                    "funds",
-                ),
                 "cluster_support_amount": ("cluster_support", "eu_contribution_eur"),
                 "start_date_amount": ("start_date", "eu_contribution_eur"),
             },

@@ -18,7 +18,8 @@ import pytest
 from schemas import TABLE_MODELS, table_meta
 from schemas.common import Provenance
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
-from warehouse.build import BuildError, build_database, index_definitions
+from schemas.summaries import SUMMARY_MODELS
+from warehouse.build import BuildError, build_database, index_definitions, integrity_problems
 from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql
 from warehouse.metadata import (
     LICENSE,
@@ -401,8 +402,8 @@ def test_composite_indexes_replace_the_single_ones_they_lead(conn: sqlite3.Conne
     for name, columns in declared.items():
         assert index_columns_in(conn, f"idx_projects_{name}") == tuple(columns)
     names = {row[1] for row in conn.execute("PRAGMA index_list(projects)")}
-    # country, programme and cluster_support lead a composite index: no second index on each.
-    redundant = {"idx_projects_country", "idx_projects_programme", "idx_projects_cluster_support"}
+    # country and cluster_support lead a composite index: no second index on either.
+    redundant = {"idx_projects_country", "idx_projects_cluster_support"}
     assert not names & redundant
     assert {"idx_projects_source_id", "idx_projects_eu_contribution_eur"} <= names
     assert set(index_definitions(TABLE_MODELS["projects"])) == names - {
@@ -424,19 +425,73 @@ def query_plan(conn: sqlite3.Connection, name: str) -> str:
     return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
 
 
+def test_funding_by_start_year_reads_its_covering_index_only(conn: sqlite3.Connection) -> None:
+    # A column added to the query but not to its index turns this into a read of every row.
+    plan = query_plan(conn, "eu_funding_by_start_year")
+    assert "SCAN projects USING COVERING INDEX idx_projects_start_date_amount" in plan
+
+
+@pytest.mark.parametrize("name", ["eu_funding_by_programme", "eu_funding_by_programme_and_country"])
+def test_funding_queries_by_programme_read_the_summary_not_the_projects(
+    conn: sqlite3.Connection, name: str
+) -> None:
+    plan = query_plan(conn, name)
+    assert "SCAN funding_summary" in plan, plan
+    assert "projects" not in plan, plan
+
+
+def test_funding_summary_sums_the_projects_per_programme_country_and_funds(
+    conn: sqlite3.Connection,
+) -> None:
+    summary = conn.execute(
+        "SELECT programme, country, funds, projects, projects_with_eu_amount, "
+        "eu_contribution_eur, total_eligible_eur FROM funding_summary ORDER BY summary_id"
+    ).fetchall()
+    by_projects = conn.execute(
+        "SELECT programme, country, funds, count(*), count(eu_contribution_eur), "
+        "sum(eu_contribution_eur), sum(total_eligible_eur) FROM projects "
+        "GROUP BY programme, country, funds ORDER BY programme, country, funds"
+    ).fetchall()
+    assert summary == by_projects
+    assert (
+        sum(row[3] for row in summary)
+        == conn.execute("SELECT count(*) FROM projects").fetchone()[0]
+    )
+
+
 @pytest.mark.parametrize(
-    ("name", "index"),
+    ("name", "params", "direct"),
     [
-        ("eu_funding_by_programme", "idx_projects_funding"),
-        ("eu_funding_by_programme_and_country", "idx_projects_funding"),
-        ("eu_funding_by_start_year", "idx_projects_start_date_amount"),
+        (
+            "eu_funding_by_programme_and_country",
+            {"country": ""},
+            "SELECT programme, country, count(*), count(eu_contribution_eur), "
+            "round(sum(eu_contribution_eur), 2), round(sum(total_eligible_eur), 2) "
+            "FROM projects GROUP BY programme, country",
+        ),
+        (
+            "eu_funding_by_programme_and_country",
+            {"country": "es"},
+            "SELECT programme, country, count(*), count(eu_contribution_eur), "
+            "round(sum(eu_contribution_eur), 2), round(sum(total_eligible_eur), 2) "
+            "FROM projects WHERE country = 'ES' GROUP BY programme, country",
+        ),
+        (
+            "eu_funding_by_programme",
+            {"fund": "ERDF"},
+            "SELECT programme, count(*), count(eu_contribution_eur), "
+            "round(sum(eu_contribution_eur), 2), round(sum(total_eligible_eur), 2) FROM projects "
+            "WHERE EXISTS (SELECT 1 FROM json_each(projects.funds) WHERE value = 'ERDF') "
+            "GROUP BY programme",
+        ),
     ],
 )
-def test_funding_queries_read_their_covering_index_only(
-    conn: sqlite3.Connection, name: str, index: str
+def test_funding_queries_from_the_summary_equal_the_sums_over_the_projects(
+    conn: sqlite3.Connection, name: str, params: dict, direct: str
 ) -> None:
-    # A column added to the query but not to its index turns this into a read of every row.
-    assert f"SCAN projects USING COVERING INDEX {index}" in query_plan(conn, name)
+    got = conn.execute(load_queries()[name]["sql"], params).fetchall()
+    assert got  # the fixtures have projects in ES and ERDF projects
+    assert sorted(got, key=repr) == sorted(conn.execute(direct).fetchall(), key=repr)
 
 
 def test_search_projects_walks_the_amount_index_not_every_match(conn: sqlite3.Connection) -> None:
@@ -471,6 +526,17 @@ def test_broken_foreign_key_raises_and_leaves_no_file(tmp_path: Path) -> None:
     )
     path = tmp_path / "clusterdata.db"
     with pytest.raises(BuildError, match=r"participants\.organisation_id -> organisations.*1 row"):
+        build_database(tables, path)
+    assert not path.exists()
+
+
+def test_duplicate_primary_key_raises_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    tables = sample_tables()
+    tables["projects"] = pl.concat([tables["projects"], tables["projects"].head(1)])
+    path = tmp_path / "clusterdata.db"
+    with pytest.raises(
+        BuildError, match=r"^projects: UNIQUE constraint failed: projects\.project_id$"
+    ):
         build_database(tables, path)
     assert not path.exists()
 
@@ -517,6 +583,50 @@ def test_corrupt_build_is_not_published(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clusterdata.db", "next.db"]
+
+
+def test_an_index_that_disagrees_with_its_table_is_not_published(tmp_path: Path) -> None:
+    # The build leaves the whole-file integrity_check to the publish gate: a build whose index
+    # no longer matches its rows (here the index's definition names another column than the
+    # one its entries were built from) must still be refused there.
+    target = tmp_path / "clusterdata.db"
+    build_database(sample_tables("Served title"), target)
+    built = tmp_path / "next.db"
+    build_database(sample_tables(), built)
+    with sqlite3.connect(built) as connection:
+        connection.execute("PRAGMA writable_schema=ON")
+        connection.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, '(\"country\")', '(\"region\")') "
+            "WHERE name = 'idx_organisations_country'"
+        )
+    connection.close()
+    with pytest.raises(PublishError, match="integrity_check failed: .*idx_organisations_country"):
+        publish_database(built, target)
+    assert project_title(target) == "Served title"
+
+
+def test_quick_check_finds_a_damaged_page(tmp_path: Path) -> None:
+    # The release's snapshot is checked with quick_check (integrity_problems(quick=True)): a
+    # page whose bytes were overwritten is reported, not shipped.
+    path = tmp_path / "clusterdata.db"
+    build_database(sample_tables(), path)
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        root = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'projects'"
+        ).fetchone()[0]
+        assert integrity_problems(connection, quick=True) == []
+    connection.close()
+    with path.open("r+b") as handle:
+        # The b-tree page header of the projects table: its page type and cell count.
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\x0d\xff\xff\xff\xff\xff\xff\xff")
+    with (
+        sqlite3.connect(path) as connection,
+        pytest.raises(sqlite3.DatabaseError, match="malformed"),
+    ):
+        integrity_problems(connection, quick=True)
+    connection.close()
 
 
 def test_incomplete_database_is_not_published(tmp_path: Path) -> None:
@@ -599,8 +709,13 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
         ({}, [{"project_id": "p:1"}, {"project_id": "p:3", "country": "ES"}]),
     ],
     "clusters_by_country_and_label": [
-        ({}, [{"country": "PT", "label": "Gold", "clusters": 1},
-              {"country": "PT", "label": "none stated", "clusters": 1}]),
+        (
+            {},
+            [
+                {"country": "PT", "label": "Gold", "clusters": 1},
+                {"country": "PT", "label": "none stated", "clusters": 1},
+            ],
+        ),
     ],
     "clusters_with_label_in_year": [
         ({"year": "2024", "level": "gold"}, [{"cluster_id": CLUSTER_ACORES, "level": "Gold"}]),
@@ -609,8 +724,13 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
         ({"year": "2024", "level": "Silver"}, []),
     ],
     "portuguese_clusters_and_recognitions": [
-        ({}, [{"cluster_id": CLUSTER_ACORES, "kind": "label", "level": "Gold"},
-              {"cluster_id": CLUSTER_MOBINOV, "recognition": "Competitiveness Cluster"}]),
+        (
+            {},
+            [
+                {"cluster_id": CLUSTER_ACORES, "kind": "label", "level": "Gold"},
+                {"cluster_id": CLUSTER_MOBINOV, "recognition": "Competitiveness Cluster"},
+            ],
+        ),
     ],
     "open_national_calls": [
         ({}, [{"call_id": "c:pt-open", "days_left": 100}]),
@@ -627,34 +747,80 @@ QUERY_CASES: dict[str, list[tuple[dict, list[dict]]]] = {
         ({"country": "es"}, []),
     ],
     "eu_funding_by_start_year": [
-        ({}, [{"start_year": "(no start date)", "projects": 1, "eu_contribution_eur": 10000.0},
-              {"start_year": "2021", "eu_contribution_eur": 85000.0},
-              {"start_year": "2022", "projects_with_eu_amount": 1}]),
+        (
+            {},
+            [
+                {"start_year": "(no start date)", "projects": 1, "eu_contribution_eur": 10000.0},
+                {"start_year": "2021", "eu_contribution_eur": 85000.0},
+                {"start_year": "2022", "projects_with_eu_amount": 1},
+            ],
+        ),
     ],
     # The feeds' column aliases are what datasette-atom and datasette-ics require.
     "new_calls_feed": [
-        ({}, [{"atom_id": "c:forthcoming", "atom_updated": FETCHED_AT, "atom_title": "Resilience"},
-              {"atom_id": "c:pt-open"}, {"atom_id": "c:later"}, {"atom_id": "c:soon"},
-              {"atom_id": "c:closed", "atom_link": "https://example.org/eu_sedia_calls/page"}]),
+        (
+            {},
+            [
+                {
+                    "atom_id": "c:forthcoming",
+                    "atom_updated": FETCHED_AT,
+                    "atom_title": "Resilience",
+                },
+                {"atom_id": "c:pt-open"},
+                {"atom_id": "c:later"},
+                {"atom_id": "c:soon"},
+                {"atom_id": "c:closed", "atom_link": "https://example.org/eu_sedia_calls/page"},
+            ],
+        ),
     ],
     "call_deadlines_calendar": [
-        ({}, [{"event_uid": "c:closed#" + str(TODAY - dt.timedelta(days=1)) + "@clusterdata",
-               "event_name": "Deadline: Digital clusters"},
-              {"call_id": "c:forthcoming"}, {"call_id": "c:soon"}, {"call_id": "c:later"},
-              {"call_id": "c:pt-open", "event_dtstart": str(TODAY + dt.timedelta(days=100))}]),
+        (
+            {},
+            [
+                {
+                    "event_uid": "c:closed#" + str(TODAY - dt.timedelta(days=1)) + "@clusterdata",
+                    "event_name": "Deadline: Digital clusters",
+                },
+                {"call_id": "c:forthcoming"},
+                {"call_id": "c:soon"},
+                {"call_id": "c:later"},
+                {"call_id": "c:pt-open", "event_dtstart": str(TODAY + dt.timedelta(days=100))},
+            ],
+        ),
     ],
     "changes_since": [
-        ({"since": "2024-06-01"}, [{"record_id": "c:soon", "field": "deadline_date",
-                                    "old_value": '"2024-06-30"', "new_value": '"2024-07-15"'},
-                                   {"record_id": "p:gone", "change_type": "removed"}]),
+        (
+            {"since": "2024-06-01"},
+            [
+                {
+                    "record_id": "c:soon",
+                    "field": "deadline_date",
+                    "old_value": '"2024-06-30"',
+                    "new_value": '"2024-07-15"',
+                },
+                {"record_id": "p:gone", "change_type": "removed"},
+            ],
+        ),
         ({"since": "2024-06-01", "table": "projects"}, [{"record_id": "p:gone"}]),
-        ({"since": "2024-05-01", "table": "calls"},
-         [{"change_type": "changed"}, {"change_type": "added", "changed_at": H1}]),
+        (
+            {"since": "2024-05-01", "table": "calls"},
+            [{"change_type": "changed"}, {"change_type": "added", "changed_at": H1}],
+        ),
         ({"since": "2024-06-02"}, []),
     ],
     "calls_whose_deadline_moved": [
-        ({}, [{"call_id": "c:soon", "title": "Cluster internationalisation",
-               "old_deadline": "2024-06-30", "new_deadline": "2024-07-15", "changed_at": H2}]),
+        (
+            {},
+            [
+                {
+                    "call_id": "c:soon",
+                    "title": "Cluster internationalisation",
+                    "old_deadline": "2024-06-30",
+                    "new_deadline": "2024-07-15",
+                    "changed_at": H2,
+                }
+            ],
+        ),
     ],
 }
 
@@ -720,8 +886,9 @@ def test_metadata_describes_every_column_and_licence() -> None:
     assert metadata["title"].startswith("clusterdata")
     assert metadata["source"] and metadata["source_url"]
     tables = metadata["databases"]["clusterdata"]["tables"]
-    # The releases table is written by `clusterdata release`, beside the build's tables.
-    models = {**TABLE_MODELS, RELEASES_TABLE: ReleaseRecord}
+    # The releases table is written by `clusterdata release`, the summaries by the build, beside
+    # the pipeline's tables.
+    models = {**TABLE_MODELS, **SUMMARY_MODELS, RELEASES_TABLE: ReleaseRecord}
     assert set(tables) == set(models)
     for table, model in models.items():
         columns = model.to_schema().columns

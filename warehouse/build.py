@@ -13,6 +13,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import TABLE_MODELS, load_order, table_meta
+from schemas.summaries import SUMMARY_MODELS, SUMMARY_SQL
 from warehouse.ddl import (
     ColumnSpec,
     create_table_sql,
@@ -41,6 +42,16 @@ def fts_table_name(table: str) -> str:
     return f"{table}_fts"
 
 
+_STORAGE_DTYPES: dict[str, type[pl.DataType]] = {
+    "text": pl.String,
+    "integer": pl.Int64,
+    "real": pl.Float64,
+}
+# A build-time page cache (256 MiB, the build's connections only; not stored in the file): the
+# FTS rebuild and the index builds sort more than SQLite's 2 MiB default holds.
+BUILD_CACHE_PAGES = -262144
+
+
 def _sqlite_ready(df: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
     """The frame in table column order with every value already in its SQLite form."""
     expressions = []
@@ -58,7 +69,9 @@ def _sqlite_ready(df: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
         elif column.storage == "bool":
             expr = col.cast(pl.Int8)
         else:
-            expr = col
+            # The declared type whatever the frame's (an all-NULL column may be typed Null,
+            # which ADBC cannot bind); SQLite's column affinity would convert the same way.
+            expr = col.cast(_STORAGE_DTYPES[column.storage])
         expressions.append(expr.alias(column.name))
     return df.select(expressions)
 
@@ -78,18 +91,34 @@ def _check_frames(tables: dict[str, pl.DataFrame]) -> None:
             )
 
 
-def _insert(conn: sqlite3.Connection, model: type[pa.DataFrameModel], df: pl.DataFrame) -> int:
-    columns = table_columns(model)
-    # In primary-key order, every insert appends to the key's b-tree instead of landing on a
-    # random page of it: at millions of rows that is the difference between a cached append
-    # and a page-cache miss per row (bench/README.md, load).
-    ready = _sqlite_ready(df.sort(primary_key(model), nulls_last=True), columns)
-    names = ", ".join(quote(c.name) for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    conn.executemany(
-        f"INSERT INTO {quote(table_name(model))} ({names}) VALUES ({marks})", ready.iter_rows()
-    )
-    return ready.height
+def _ingest(path: Path, frames: list[tuple[type[pa.DataFrameModel], pl.DataFrame]]) -> list[int]:
+    """Append every frame to its (already created) table in one transaction through ADBC's
+    SQLite driver, and return the rows written per frame.
+
+    ADBC binds the frame's Arrow columns to SQLite in C: no Python tuple per row, which is what
+    bounds `sqlite3.executemany` (bench/README.md, load). The frames are in primary-key order, so
+    every insert appends to the key's b-tree instead of landing on a random page of it: at
+    millions of rows that is the difference between a cached append and a page-cache miss per
+    row."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    written = []
+    with adbc.connect(str(path)) as conn, conn.cursor() as cursor:
+        cursor.execute(f"PRAGMA cache_size={BUILD_CACHE_PAGES}")
+        for model, df in frames:
+            columns = table_columns(model)
+            ready = _sqlite_ready(df.sort(primary_key(model), nulls_last=True), columns)
+            if ready.height:
+                try:
+                    cursor.adbc_ingest(table_name(model), ready, mode="append")
+                except adbc.Error as exc:
+                    # "INTERNAL: failed to execute: UNIQUE constraint failed: …\nquery was: …"
+                    reason = str(exc).splitlines()[0].removeprefix("INTERNAL: ")
+                    reason = reason.removeprefix("failed to execute: ")
+                    raise BuildError(f"{table_name(model)}: {reason}") from None
+            written.append(ready.height)
+        conn.commit()
+    return written
 
 
 def _create_fts(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> str | None:
@@ -107,6 +136,19 @@ def _create_fts(conn: sqlite3.Connection, model: type[pa.DataFrameModel]) -> str
     )
     conn.execute(f"INSERT INTO {quote(fts)} ({quote(fts)}) VALUES ('rebuild')")
     return fts
+
+
+def _create_summaries(conn: sqlite3.Connection) -> dict[str, int]:
+    """Write the summary tables (schemas/summaries.py) from the loaded tables; rows per table."""
+    rows = {}
+    for table, sql in SUMMARY_SQL.items():
+        model = SUMMARY_MODELS[table]
+        conn.execute(create_table_sql(model))
+        pk = primary_key(model)
+        names = ", ".join(quote(c.name) for c in table_columns(model) if c.name != pk)
+        conn.execute(f"INSERT INTO {quote(table)} ({names}) {sql}")
+        rows[table] = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    return rows
 
 
 def index_columns(model: type[pa.DataFrameModel]) -> list[str]:
@@ -176,9 +218,10 @@ def foreign_key_problems(conn: sqlite3.Connection) -> list[str]:
     ]
 
 
-def integrity_problems(conn: sqlite3.Connection) -> list[str]:
-    """PRAGMA integrity_check's complaints; empty when it says ok."""
-    rows = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+def integrity_problems(conn: sqlite3.Connection, *, quick: bool = False) -> list[str]:
+    """PRAGMA integrity_check's (or, `quick`, quick_check's) complaints; empty when it says ok."""
+    pragma = "quick_check" if quick else "integrity_check"
+    rows = [row[0] for row in conn.execute(f"PRAGMA {pragma}").fetchall()]
     return [] if rows == ["ok"] else rows
 
 
@@ -200,20 +243,22 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
     # Seconds per phase, so a slow build says where its time went (bench/ reads these).
     phases: dict[str, float] = {"insert": 0.0, "fts": 0.0, "indexes": 0.0}
     report["phase_seconds"] = phases
-    # isolation_level=None: transactions are explicit, so everything below is one transaction.
+    # isolation_level=None: transactions are explicit.
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=DELETE")
-        # A build-time page cache (256 MiB, this connection only; not stored in the file): the
-        # FTS rebuild and the index builds sort more than SQLite's 2 MiB default holds.
-        conn.execute("PRAGMA cache_size=-262144")
         conn.execute("BEGIN")
         for table in LOAD_ORDER:
-            model = TABLE_MODELS[table]
-            conn.execute(create_table_sql(model))
-            mark = time.perf_counter()
-            report["rows"][table] = _insert(conn, model, tables[table])
-            phases["insert"] += time.perf_counter() - mark
+            conn.execute(create_table_sql(TABLE_MODELS[table]))
+        conn.execute("COMMIT")
+        mark = time.perf_counter()
+        written = _ingest(path, [(TABLE_MODELS[t], tables[t]) for t in LOAD_ORDER])
+        report["rows"] = dict(zip(LOAD_ORDER, written, strict=True))
+        phases["insert"] = time.perf_counter() - mark
+        conn.execute(f"PRAGMA cache_size={BUILD_CACHE_PAGES}")
+        # Several threads sort the keys of each CREATE INDEX (SQLite's multi-threaded sorter).
+        conn.execute("PRAGMA threads=4")
+        conn.execute("BEGIN")
         for table in LOAD_ORDER:
             model = TABLE_MODELS[table]
             mark = time.perf_counter()
@@ -225,13 +270,15 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
             report["indexes"] += _create_indexes(conn, model)
             phases["indexes"] += time.perf_counter() - mark
         mark = time.perf_counter()
+        report["summaries"] = _create_summaries(conn)
+        phases["summaries"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         broken = foreign_key_problems(conn)
         if broken:
             raise BuildError("foreign keys broken: " + "; ".join(broken))
         conn.execute("COMMIT")
-        problems = integrity_problems(conn)
-        if problems:
-            raise BuildError("integrity_check failed: " + "; ".join(problems[:5]))
+        # The whole-file integrity_check is the publish gate's (warehouse.publish.check_database),
+        # once per refresh: the same check here as well cost as much as all the inserts.
         conn.execute("ANALYZE")
         phases["checks"] = time.perf_counter() - mark
         journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

@@ -12,6 +12,7 @@ import yaml
 
 from schemas import TABLE_MODELS, table_meta
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
+from schemas.summaries import SUMMARY_MODELS
 from warehouse.build import LOAD_ORDER, fts_table_name
 from warehouse.ddl import ColumnSpec, table_columns
 
@@ -130,9 +131,9 @@ def _facet_notes(table: str, columns: list[ColumnSpec], shown: list[str]) -> str
 
 
 def _table_metadata(table: str) -> dict:
-    # The releases table is written by `clusterdata release`, not by the build, but it is
-    # served and described like the others.
-    model = TABLE_MODELS.get(table) or ReleaseRecord
+    # The releases table is written by `clusterdata release` and the summary tables by the build
+    # from the projects, not by the pipeline, but they are served and described like the others.
+    model = TABLE_MODELS.get(table) or SUMMARY_MODELS.get(table) or ReleaseRecord
     meta = table_meta(model)
     columns = table_columns(model)
     facets = page_facets(model)
@@ -185,7 +186,9 @@ def datasette_metadata(sources: list[dict]) -> dict:
     label columns and the canned queries.
 
     `sources`: dicts with source_id, title, publisher, homepage and licence (the sources table)."""
-    tables = {table: _table_metadata(table) for table in [*LOAD_ORDER, RELEASES_TABLE]}
+    tables = {
+        table: _table_metadata(table) for table in [*LOAD_ORDER, *SUMMARY_MODELS, RELEASES_TABLE]
+    }
     sources_note = _sources_html(sources)
     tables["sources"]["description_html"] = (
         f"<p>{html.escape(tables['sources']['description'])}</p>{sources_note}"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from schemas import TABLE_MODELS
 from schemas.releases import RELEASES_TABLE
+from schemas.summaries import SUMMARY_MODELS
 from warehouse.build import foreign_key_problems, integrity_problems
 from warehouse.ddl import table_name
 from warehouse.faults import fault_point
@@ -32,6 +33,7 @@ class PublishError(RuntimeError):
 # publish time: the served file is public data only. Add a table here when it is meant to be public.
 EXTRA_PUBLIC_TABLES: tuple[str, ...] = (
     RELEASES_TABLE,  # dated releases and their downloads (`clusterdata release`)
+    *SUMMARY_MODELS,  # aggregates of the projects, written by the build (schemas/summaries.py)
 )
 # FTS5 index of a public table (the sqlite-utils <table>_fts naming) and its shadow tables.
 _FTS_TABLE = re.compile(r"^(?P<table>.+)_fts(?:_(?:data|idx|docsize|config|content))?$")
@@ -41,9 +43,7 @@ _SQLITE_INTERNAL = frozenset({"sqlite_stat1", "sqlite_stat4", "sqlite_sequence"}
 
 def public_tables() -> frozenset[str]:
     """The tables and views allowed in the served database (FTS indexes not listed)."""
-    return frozenset(table_name(m) for m in TABLE_MODELS.values()) | frozenset(
-        EXTRA_PUBLIC_TABLES
-    )
+    return frozenset(table_name(m) for m in TABLE_MODELS.values()) | frozenset(EXTRA_PUBLIC_TABLES)
 
 
 def non_public_objects(conn: sqlite3.Connection) -> list[str]:
@@ -111,15 +111,18 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def publish_database(built: Path, target: Path) -> Path:
-    """Check `built`, then move it onto `target` atomically and return `target`.
+def publish_database(built: Path, target: Path, *, checked: bool = False) -> Path:
+    """Check `built` (unless the caller just did: `checked`), then move it onto `target`
+    atomically and return `target`.
 
     `target` (the file Datasette serves) is never opened or written: it is replaced whole by a
     rename, and left untouched when the check fails (PublishError)."""
     built, target = Path(built).resolve(), Path(target).resolve()
     if built == target:
         raise PublishError(f"{built} is the published file; build into a new file")
-    check_database(built)
+    if not checked:
+        # integrity_check reads every page and index: ~6 s at 150,000 projects, once per publish.
+        check_database(built)
     target.parent.mkdir(parents=True, exist_ok=True)
     if os.stat(built.parent).st_dev == os.stat(target.parent).st_dev:
         source = built
@@ -220,7 +223,7 @@ def publish_checked(built: Path, target: Path, data_dir: Path) -> Path:
         had_previous = target.is_file()
         if had_previous:
             os.link(target, previous)
-        publish_database(built, target)
+        publish_database(built, target, checked=True)
         try:
             smoke_check(target)
         except sqlite3.Error as exc:
