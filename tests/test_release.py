@@ -288,6 +288,7 @@ def test_data_dictionary_names_every_table_and_column(release_dir: Path):
         for column in table_columns(model):
             assert f"| `{column.name}` | " in text, (table, column.name)
     assert "## `releases`" in text
+    assert "## `funding_summary`" in text
 
 
 def test_first_changelog_says_first(release_dir: Path):

@@ -12,6 +12,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
 
 from schemas import TABLE_MODELS, table_meta
 from schemas.releases import ReleaseRecord
+from schemas.summaries import SUMMARY_MODELS
 from warehouse.ddl import ColumnSpec, foreign_keys, primary_key, table_columns
 from warehouse.exports import excel_headers
 from warehouse.metadata import DESCRIPTION, LICENSE_URL, TITLE
@@ -339,6 +340,7 @@ def data_dictionary(columns: dict[str, list[ColumnSpec]], release_id: str) -> st
         "",
     ]
     tables = [(TABLE_MODELS[t], cols) for t, cols in columns.items()]
+    tables += [(model, table_columns(model)) for model in SUMMARY_MODELS.values()]
     tables.append((ReleaseRecord, table_columns(ReleaseRecord)))
     for model, cols in tables:
         meta = table_meta(model)
@@ -352,6 +354,11 @@ def data_dictionary(columns: dict[str, list[ColumnSpec]], release_id: str) -> st
             lines.append(f"`{key.column}` references `{key.other_table}.{key.other_column}`.")
         if model is ReleaseRecord:
             lines.append("Only in the served database (not a file of the release).")
+        elif meta["table"] in SUMMARY_MODELS:
+            lines.append(
+                "Summed from `projects` at each build: in clusterdata.db and the served "
+                "database, not a file of its own."
+            )
         lines += [
             "",
             "| column | type | required | header | description |",
