@@ -166,6 +166,32 @@ def _folded_head(line: str) -> str:
     return head if len(head) > longest else fold(line)
 
 
+# Characters of a line folded to decide whether it can start with a label at all.
+_QUICK_HEAD = 8
+
+
+@cache
+def _label_starts() -> tuple[int, frozenset[str]]:
+    """(n, the first n characters of every folded label), n the length of the shortest label:
+    a line whose fold starts with none of them starts with no label."""
+    n = min((len(label) for label, _ in _labels()), default=0)
+    return n, frozenset(label[:n] for label, _ in _labels())
+
+
+def _cannot_start_with_label(line: str) -> bool:
+    """True when no label can start `fold(line)`, decided from the fold of the first few
+    characters only (most lines are prose: folding a long head of each was the cost of
+    `unglue_labels`).
+
+    Exact: the fold of a head of the line is a head of the line's fold (see `_folded_head`),
+    and every label is at least n characters long, so a label that starts the line's fold
+    starts with the first n characters of the head's fold, when that fold has n of them.
+    """
+    head = fold(line[:_QUICK_HEAD])
+    n, starts = _label_starts()
+    return len(head) >= n > 0 and head[:n] not in starts
+
+
 _UNIT = re.compile(r"^\s*\((?:€|%|eur)\)", re.I)
 
 
@@ -175,7 +201,7 @@ def unglue_labels(lines: list[str]) -> list[str]:
     or a unit in brackets counts: an ordinary word that starts like a label stays as it is."""
     out = []
     for line in lines:
-        if ": " in line or " | " in line:
+        if ": " in line or " | " in line or _cannot_start_with_label(line):
             out.append(line)
             continue
         folded = _folded_head(line)

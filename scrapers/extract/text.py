@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,8 +25,10 @@ from scrapers.extract.errors import UnreadableDocument
 log = logging.getLogger(__name__)
 
 # Spaces a page may use instead of U+0020: NBSP, narrow NBSP, thin, figure, en/em spaces.
-_SPACES = re.compile(r"[\u00a0\u202f\u2009\u2007\u2002\u2003\u2004\u2005\u2006\u2008\u200a\t\r]")
-_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\ufeff]")
+_SPACE_CHARS = "\u00a0\u202f\u2009\u2007\u2002\u2003\u2004\u2005\u2006\u2008\u200a\t\r"
+_ZERO_WIDTH_CHARS = "\u200b\u200c\u200d\ufeff"
+_SPACES = re.compile(f"[{_SPACE_CHARS}]")
+_ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
 _MULTISPACE = re.compile(r" {2,}")
 
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe")
@@ -37,6 +40,8 @@ _BLOCK_TAGS = frozenset(
 )
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# The ASCII part of _XML_INCOMPATIBLE as bytes: none of them occurs inside a UTF-8 sequence.
+_XML_INCOMPATIBLE_ASCII = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
@@ -95,13 +100,29 @@ def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
             raise UnreadableDocument(f"page is not valid {encoding}: {error}") from error
     # lxml refuses str input that carries an XML encoding declaration, and control characters.
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
-    html = _XML_INCOMPATIBLE.sub("", html)
-    if not html.strip():
+    if _has_xml_incompatible(html):
+        html = _XML_INCOMPATIBLE.sub("", html)
+    if not html or html.isspace():  # what `not html.strip()` tests, without the copy
         raise UnreadableDocument("empty page")
     try:
         return lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as error:
         raise UnreadableDocument(f"page cannot be parsed as HTML: {error}") from error
+
+
+def _has_xml_incompatible(text: str) -> bool:
+    """Whether `text` holds a character of `_XML_INCOMPATIBLE`.
+
+    The regex tests a 50 KB page character by character (a quarter of a millisecond, more than
+    a tenth of lxml's parse); `bytes.translate` drops the control characters from the UTF-8
+    bytes in one table-driven pass, and the two non-characters are plain substring searches.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    return (
+        len(raw.translate(None, _XML_INCOMPATIBLE_ASCII)) != len(raw)
+        or "\ufffe" in text
+        or "\uffff" in text
+    )
 
 
 def visible_lines(root: lxml.html.HtmlElement | str | bytes) -> list[str]:
@@ -113,11 +134,33 @@ def visible_lines(root: lxml.html.HtmlElement | str | bytes) -> list[str]:
     if not isinstance(root, lxml.html.HtmlElement):
         root = parse_html(root)
     # Normalised per line as before, but in one pass over the whole text: no space class
-    # crosses a line break, so the result is the same and the regexes run three times, not
-    # three times per line.
-    text = _MULTISPACE.sub(" ", _ZERO_WIDTH.sub("", _SPACES.sub(" ", _block_text(root))))
+    # crosses a line break, so the result is the same and the replacements run once, not once
+    # per line.
+    text = _normalise_page_space(_block_text(root))
     lines = (line.strip() for line in text.split("\n"))
     return [line for line in lines if line]
+
+
+def _normalise_page_space(text: str) -> str:
+    """`_SPACES` -> " ", `_ZERO_WIDTH` -> "", runs of spaces -> one, as the three regexes do.
+
+    On a whole page the regexes cost a millisecond (they test every character against a
+    class); a substring search per character of the classes, and a replace for the few a page
+    holds, give the same text. Halving runs of spaces until none is left collapses each run
+    to one space, as `_MULTISPACE` does.
+    """
+    if text.isascii():
+        text = text.replace("\t", " ").replace("\r", " ")
+    else:
+        for char in _SPACE_CHARS:
+            if char in text:
+                text = text.replace(char, " ")
+        for char in _ZERO_WIDTH_CHARS:
+            if char in text:
+                text = text.replace(char, "")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text
 
 
 def _skipped(el: Any) -> bool:
@@ -133,13 +176,65 @@ def _sibling(el: Any, step: str) -> Any:
     return sibling
 
 
+# A sibling that decides a cell's " | " or a definition's line break: the next (previous)
+# node that is not text, a comment or an invisible element (a processing instruction counts).
+_DECIDING = "node()[not(self::text() or self::comment() or {invisible})][1]".format(
+    invisible=" or ".join(f"self::{tag}" for tag in _INVISIBLE_TAGS)
+)
+# Templates in the order of the branches they replace (an element takes the first that fits:
+# dt and dd are block tags too, so the block template leaves them out).
+_BLOCK_TEXT_XSLT = f"""\
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="/"><xsl:apply-templates select="*[1]/node()"/></xsl:template>
+<xsl:template match="comment()|processing-instruction()|{"|".join(_INVISIBLE_TAGS)}"/>
+<xsl:template match="br"><xsl:apply-templates/><xsl:text>&#10;</xsl:text></xsl:template>
+<xsl:template match="td|th"><xsl:apply-templates/><xsl:if
+  test="following-sibling::{_DECIDING}[self::td or self::th]"> | </xsl:if></xsl:template>
+<xsl:template match="dt"><xsl:text>&#10;</xsl:text><xsl:apply-templates/> | </xsl:template>
+<xsl:template match="dd"><xsl:if test="not(preceding-sibling::{_DECIDING}[self::dt])"
+  ><xsl:text>&#10;</xsl:text></xsl:if><xsl:apply-templates/><xsl:text>&#10;</xsl:text
+></xsl:template>
+<xsl:template match="{"|".join(sorted(_BLOCK_TAGS - {"br", "td", "th", "dt", "dd"}))}"
+  ><xsl:text>&#10;</xsl:text><xsl:apply-templates/><xsl:text>&#10;</xsl:text></xsl:template>
+</xsl:stylesheet>
+"""
+_per_thread = threading.local()
+
+
+def _block_text_transform() -> etree.XSLT:
+    """The compiled `_BLOCK_TEXT_XSLT`, one per thread (an XSLT object is not shared across
+    threads: its dictionary is libxml2's, without locks)."""
+    transform = getattr(_per_thread, "block_text", None)
+    if transform is None:
+        transform = _per_thread.block_text = etree.XSLT(etree.XML(_BLOCK_TEXT_XSLT))
+    return transform
+
+
 def _block_text(root: lxml.html.HtmlElement) -> str:
     """The text of `root` with a line break around each block and " | " between cells.
 
-    Reads the tree without changing it (no copy: a copy of a 50 KB page costs more than the
-    whole walk): invisible elements are skipped, their tails kept, which is what stripping
-    them with `with_tail=False` and then taking `text_content()` gives.
+    Invisible elements (script, style, head..., comments) are skipped, their tails kept, which
+    is what stripping them with `with_tail=False` and then taking `text_content()` gives.
+
+    A whole page (the document's root element) is walked by libxslt in C (`_BLOCK_TEXT_XSLT`):
+    the Python walk of `_block_text_walk` cost four times as much on a 50 KB page. A subtree is
+    not: libxslt numbers the elements of the document it runs on to sort node sets, and run on
+    a subtree it numbers that subtree from one, which leaves later XPath unions on the page
+    (`//td|//p`) out of document order.
     """
+    if root.getparent() is not None:
+        return _block_text_walk(root)
+    # XSLT reads the element's content; the line break before it is the walk's (a page parsed
+    # as a fragment has a block element, a div, at its root).
+    tag = root.tag.lower()
+    head = "\n" if tag in _BLOCK_TAGS and tag not in ("br", "td", "th") else ""
+    return head + str(_block_text_transform()(root))
+
+
+def _block_text_walk(root: lxml.html.HtmlElement) -> str:
+    """`_block_text` of any element, in Python, reading the tree without changing it (no copy:
+    a copy of a 50 KB page costs more than the whole walk)."""
     parts: list[str] = []
     append = parts.append
     # (element, is_root) to enter, or a string to emit after its subtree.
@@ -211,7 +306,9 @@ def label_value_rows(lines: Iterable[str]) -> list[tuple[str, str]]:
     """(label, value) for every line written "Label | value" or "Label: value"."""
     rows = []
     for line in lines:
-        match = _PIPE_ROW.match(line) or _COLON_ROW.match(line)
+        # Each pattern needs its separator; without it, its lazy label would be tried at every
+        # length up to 60-80 characters before failing (most lines of a page are prose).
+        match = ("|" in line and _PIPE_ROW.match(line)) or (":" in line and _COLON_ROW.match(line))
         if match and len(match["label"].split()) <= 8:
             # A row of a pipe table may keep its closing bar: "Förderprogramm: | X |".
             rows.append((match["label"].strip(), match["value"].strip().rstrip("|").strip()))
@@ -271,13 +368,36 @@ def _stopword_weights() -> dict[str, dict[str, float]]:
     return {word: {lang: 1 / len(langs) for lang in langs} for word, langs in owners.items()}
 
 
-def _language_scores(tokens: Sequence[str]) -> tuple[list[tuple[str, float]], dict[str, int]]:
+def _token_counts(text: str) -> Counter[str]:
+    """How often each casefolded `_DETECT_WORD` token of `text` occurs.
+
+    A token never spans white space (no white-space character is a letter or a digit), so the
+    white-space-separated chunks are counted first, in C, and only each distinct chunk is
+    tokenized and casefolded: a page repeats most of its words, and findall + casefold of its
+    ~8,000 tokens was a third of the parse. The counts, and their order (that of each token's
+    first occurrence, which the order of the float sums in `_language_scores` follows), are
+    those of `Counter(t.casefold() for t in _DETECT_WORD.findall(text))`.
+    """
+    counts: Counter[str] = Counter()
+    for chunk, n in Counter(text.split()).items():
+        if chunk.isalpha():  # one token: letters are token characters, and only letters
+            counts[chunk.casefold()] += n
+        else:
+            for token in _DETECT_WORD.findall(chunk):
+                counts[token.casefold()] += n
+    return counts
+
+
+def _language_scores(counts: Counter[str]) -> tuple[list[tuple[str, float]], dict[str, int]]:
+    """(languages ranked by score, function-word hits per language) of casefolded token counts.
+
+    Counted once per distinct word, not looked up once per token: a 50 KB page has ~8,000
+    tokens but a few hundred distinct function words.
+    """
     weights = _stopword_weights()
     scores: dict[str, float] = {lang: 0.0 for lang in load_table("language")["stopwords"]}
     hits: dict[str, int] = dict.fromkeys(scores, 0)
-    # Counted once per distinct word (Counter runs in C), not looked up once per token: a
-    # 50 KB page has ~8,000 tokens but a few hundred distinct function words.
-    for token, count in Counter(tokens).items():
+    for token, count in counts.items():
         owners = weights.get(token)
         if owners is None:
             continue
@@ -294,23 +414,25 @@ def detect_language(text: str) -> str | None:
     lead clearly, and a two-language page (close scores) is in the language it starts with.
     """
     table = load_table("language")
-    tokens = [t.casefold() for t in _DETECT_WORD.findall(text)]
     min_hits, margin = table["min_hits"], table["margin"]
 
-    def clear_winner(part: Sequence[str]) -> str | None:
-        ranked, hits = _language_scores(part)
+    def clear_winner(scored: tuple[list[tuple[str, float]], dict[str, int]]) -> str | None:
+        ranked, hits = scored
         (best, best_score), (_, second_score) = ranked[0], ranked[1]
         if hits[best] < min_hits or best_score < margin * second_score:
             return None
         return best
 
-    ranked, _ = _language_scores(tokens)
+    whole = _language_scores(_token_counts(text))
+    ranked = whole[0]
     if ranked[1][1] < table["bilingual_share"] * ranked[0][1]:
-        return clear_winner(tokens)
+        return clear_winner(whole)
     top_two = {ranked[0][0], ranked[1][0]}
     # A bilingual page: the language of its first part is its main one, if it is one of the two.
-    first = clear_winner(tokens[: max(len(tokens) * 2 // 5, 1)])
-    return first if first in top_two else clear_winner(tokens)
+    # Only here the order of the tokens matters, so only here they are listed.
+    tokens = [t.casefold() for t in _DETECT_WORD.findall(text)]
+    first = clear_winner(_language_scores(Counter(tokens[: max(len(tokens) * 2 // 5, 1)])))
+    return first if first in top_two else clear_winner(whole)
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
