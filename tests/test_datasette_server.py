@@ -231,7 +231,7 @@ def test_hot_reload_swaps_in_a_new_database_and_closes_the_old_connections(
             served = ds.databases["clusterdata"]
             build_database(samples.sample_tables(f"Release {n}"), tmp_path / "build.db")
             publish_database(tmp_path / "build.db", db)
-            assert await plugin.reload_if_published(ds, set())
+            assert await plugin.reload_if_published(ds, plugin.Refused())
             assert ds.databases["clusterdata"] is not served
             assert await _title(ds) == f"Release {n}"
             # A request that looked up the old Database before the swap finishes on the old
@@ -258,10 +258,82 @@ def test_hot_reload_keeps_the_release_when_the_new_file_does_not_open(tmp_path: 
         broken = tmp_path / "broken.db"
         broken.write_bytes(b"not a database" * 100)
         os.replace(broken, db)
-        refused: set = set()
+        refused = plugin.Refused()
         assert not await plugin.reload_if_published(ds, refused)
         assert len(refused) == 1
         assert await _title(ds) == "Good release"
+
+    asyncio.run(scenario())
+
+
+def test_hot_reload_tries_a_file_that_did_not_open_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A passing error (a busy machine) must not keep a good release off the server for good."""
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, plugin = _in_process(db)
+    monkeypatch.setattr(plugin, "RETRY_SECONDS", 0.3)
+    opens = []
+    open_release = plugin._open_release
+
+    def fails_once(ds, current):
+        opens.append(1)
+        if len(opens) == 1:
+            raise sqlite3.OperationalError("unable to open database file")
+        return open_release(ds, current)
+
+    async def scenario() -> None:
+        assert await _title(ds) == "Release 0"
+        ds._hot_reload_task.cancel()  # this test polls by hand
+        monkeypatch.setattr(plugin, "_open_release", fails_once)
+        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
+        publish_database(tmp_path / "build.db", db)
+        refused = plugin.Refused()
+        assert not await plugin.reload_if_published(ds, refused)
+        assert not await plugin.reload_if_published(ds, refused)  # waiting: not tried again yet
+        assert len(opens) == 1
+        assert await _title(ds) == "Release 0"
+        await asyncio.sleep(0.4)
+        assert await plugin.reload_if_published(ds, refused)
+        assert len(refused) == 0
+        assert await _title(ds) == "Release 1"
+
+    asyncio.run(scenario())
+
+
+def test_the_watcher_keeps_polling_after_a_poll_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watcher that died would leave the server on an old release with nothing said."""
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, plugin = _in_process(db)
+    monkeypatch.setattr(plugin, "POLL_SECONDS", 0.05)
+    polls = []
+    reload_if_published = plugin.reload_if_published
+
+    async def raises_once(ds, refused):
+        polls.append(1)
+        if len(polls) == 1:
+            raise RuntimeError("something no one expected")
+        return await reload_if_published(ds, refused)
+
+    monkeypatch.setattr(plugin, "reload_if_published", raises_once)
+
+    async def scenario() -> None:
+        assert await _title(ds) == "Release 0"  # the first request starts the watcher
+        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
+        publish_database(tmp_path / "build.db", db)
+        for _ in range(100):
+            if ds.databases["clusterdata"].identity == plugin.file_identity(str(db)):
+                break
+            await asyncio.sleep(0.05)
+        assert len(polls) > 1
+        assert await _title(ds) == "Release 1"
+        ds._hot_reload_task.cancel()
 
     asyncio.run(scenario())
 
@@ -293,7 +365,8 @@ def test_a_schema_refresh_that_is_interrupted_does_not_fail_the_request(
         assert await _title(ds) == "Release 0"
         build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
         publish_database(tmp_path / "build.db", db)
-        assert await plugin.reload_if_published(ds, set())  # its own refresh fails: logged
+        # Its own refresh fails: logged.
+        assert await plugin.reload_if_published(ds, plugin.Refused())
         assert await _title(ds) == "Release 1"  # and so does the request's: still a 200
 
     asyncio.run(scenario())

@@ -22,6 +22,12 @@ makes the next refresh re-read the whole schema of the new release. On a busy ma
 request then failed with a 500 although no view of Datasette 0.65 reads the catalogue (seen once
 in the kill drill under CI load). So the watcher refreshes the catalogue itself right after a
 swap, and a refresh that fails is logged and retried by the next request instead of failing it.
+
+A new file that does not open is not served, but it is not given up on either: an error can be
+passing (a busy machine, a file descriptor limit), so the same file is tried again after
+RETRY_SECONDS, doubling up to RETIRE_SECONDS, and logged once. The watcher itself never stops:
+anything a poll raises is logged and the next poll runs, because a watcher that died would
+leave the server answering from an old release with nothing said.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ from datasette.database import Database, QueryInterrupted
 from warehouse.metadata import DATABASE_NAME, SOURCE_KEYS, datasette_metadata
 
 POLL_SECONDS = 0.5
+# A file that did not open is tried again after this, then after twice as long, up to
+# RETIRE_SECONDS.
+RETRY_SECONDS = 2.0
 # Longer than any request runs: sql_time_limit_ms is 1 s per query and a page runs a few.
 RETIRE_SECONDS = 60.0
 
@@ -163,23 +172,57 @@ def _say(message: str) -> None:
     print(f"hot_reload: {message}", file=sys.stderr, flush=True)
 
 
-async def reload_if_published(ds: Any, refused: set[Identity]) -> bool:
+class Refused:
+    """The files that did not open, each with when to try it again (loop time) and the wait
+    after that."""
+
+    def __init__(self) -> None:
+        self.retry: dict[Identity, tuple[float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.retry)
+
+    def waiting(self, identity: Identity, now: float) -> bool:
+        entry = self.retry.get(identity)
+        return entry is not None and now < entry[0]
+
+    def refuse(self, identity: Identity, now: float) -> bool:
+        """Note a failure; return whether it is the first for this file (worth a log line)."""
+        first = identity not in self.retry
+        wait = RETRY_SECONDS if first else min(2 * self.retry[identity][1], RETIRE_SECONDS)
+        self.retry[identity] = (now + wait, wait)
+        return first
+
+
+async def reload_if_published(ds: Any, refused: Refused) -> bool:
     """Swap in the file now at the served path if it is a new release that opens; return whether
-    it did. A file that does not open is remembered in `refused` and the old release stays."""
+    it did. A file that does not open is noted in `refused`, the old release stays, and the file
+    is tried again later (RETRY_SECONDS)."""
     current = ds.databases.get(DATABASE_NAME)
     if current is None:
         return False
     identity = file_identity(current.path)
-    if identity is None or identity == getattr(current, "identity", None) or identity in refused:
+    now = asyncio.get_running_loop().time()
+    if (
+        identity is None
+        or identity == getattr(current, "identity", None)
+        or refused.waiting(identity, now)
+    ):
         return False
     try:
         release = await asyncio.to_thread(_open_release, ds, current)
     except ReleaseChanged:
         return False  # replaced again while opening: the next poll takes the newest
     except sqlite3.Error as exc:
-        refused.add(identity)
-        _say(f"{current.path}: not serving the new file ({exc}); still serving the previous one")
+        if refused.refuse(identity, now):
+            _say(
+                f"{current.path}: not serving the new file ({exc}); still serving the previous"
+                " one, trying the file again from time to time"
+            )
         return False
+    if identity in refused.retry:
+        del refused.retry[identity]
+        _say(f"{current.path}: the new file opened on a later try; serving it")
     old = _swap(ds, release)
     await _forget_schema(ds, DATABASE_NAME)
     # Here rather than in the next user request (guard_schema_refresh logs a failure).
@@ -189,12 +232,14 @@ async def reload_if_published(ds: Any, refused: set[Identity]) -> bool:
 
 
 async def _watch(ds: Any) -> None:
-    refused: set[Identity] = set()
+    refused = Refused()
     while True:
         try:
             await reload_if_published(ds, refused)
         except OSError as exc:
             _say(f"cannot check the served file: {exc}")
+        except Exception as exc:  # noqa: BLE001 - logged; the next poll runs
+            _say(f"a poll of the served file failed ({exc!r}); polling on")
         await asyncio.sleep(POLL_SECONDS)
 
 
