@@ -431,13 +431,40 @@ def test_funding_by_start_year_reads_its_covering_index_only(conn: sqlite3.Conne
     assert "SCAN projects USING COVERING INDEX idx_projects_start_date_amount" in plan
 
 
-@pytest.mark.parametrize("name", ["eu_funding_by_programme", "eu_funding_by_programme_and_country"])
+@pytest.mark.parametrize(
+    ("name", "summary"),
+    [
+        ("eu_funding_by_programme", "funding_summary"),
+        ("eu_funding_by_programme_and_country", "funding_by_programme_country"),
+    ],
+)
 def test_funding_queries_by_programme_read_the_summary_not_the_projects(
-    conn: sqlite3.Connection, name: str
+    conn: sqlite3.Connection, name: str, summary: str
 ) -> None:
     plan = query_plan(conn, name)
-    assert "SCAN funding_summary" in plan, plan
+    assert f"SCAN {summary}" in plan, plan
     assert "projects" not in plan, plan
+
+
+def test_funding_by_programme_country_is_summed_and_numbered_largest_first(
+    conn: sqlite3.Connection,
+) -> None:
+    summary = conn.execute(
+        "SELECT programme, country, projects, projects_with_eu_amount, eu_contribution_eur, "
+        "total_eligible_eur FROM funding_by_programme_country ORDER BY summary_id"
+    ).fetchall()
+    by_projects = conn.execute(
+        "SELECT programme, country, count(*), count(eu_contribution_eur), "
+        "sum(eu_contribution_eur), sum(total_eligible_eur) FROM projects "
+        "GROUP BY programme, country"
+    ).fetchall()
+    assert sorted(summary, key=repr) == sorted(by_projects, key=repr)
+    assert len(summary) > 1
+    amounts = [row[4] for row in summary]
+    stated = [a for a in amounts if a is not None]
+    # Largest EU contribution first, the unknown sums last: the canned query's order.
+    assert stated == sorted(stated, reverse=True)
+    assert amounts == stated + [None] * (len(amounts) - len(stated))
 
 
 def test_funding_summary_sums_the_projects_per_programme_country_and_funds(
