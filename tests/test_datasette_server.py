@@ -371,3 +371,41 @@ def test_a_schema_refresh_that_is_interrupted_does_not_fail_the_request(
 
     asyncio.run(scenario())
     assert len(refreshes) >= 3
+
+
+@pytest.mark.parametrize(
+    ("query", "from_index"),
+    [("_search=Mobilidade", True), ("_search=Mobilidade&country=PT", False)],
+)
+def test_a_search_alone_is_counted_in_its_index_and_counts_the_same(
+    tmp_path: Path, query: str, from_index: bool
+) -> None:
+    """The served release answers the count of a table search that is the only filter from the
+    FTS index alone (search_plan.py): the same number as Datasette's own count."""
+    from datasette.tracer import capture_traces
+
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    ds, _ = _in_process(db)
+
+    async def scenario() -> tuple[dict, list[str]]:
+        assert await _title(ds) == "Release 0"  # the release is pinned
+        traces: list[dict] = []
+        with capture_traces(traces):
+            response = await ds.client.get(f"/clusterdata/projects.json?{query}")
+        assert response.status_code == 200
+        ds._hot_reload_task.cancel()
+        return response.json(), [t["sql"] for t in traces if "sql" in t]
+
+    body, sqls = asyncio.run(scenario())
+    counts = [s for s in sqls if s.startswith("select count(*) from")]
+    assert any(s.startswith("select count(*) from (select rowid from projects_fts") for s in counts)
+    in_table = [s for s in counts if s.startswith("select count(*) from projects where")]
+    assert (in_table == []) is from_index, counts
+    clause = "rowid in (select rowid from projects_fts where projects_fts match 'Mobilidade')"
+    where = clause + (" and country = 'PT'" if "country" in query else "")
+    with sqlite3.connect(db) as conn:
+        (direct,) = conn.execute(f"select count(*) from projects where {where}").fetchone()
+    assert direct >= 1
+    assert body["filtered_table_rows_count"] == direct

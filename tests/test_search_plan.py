@@ -38,9 +38,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (
                 f"d{i:03d}",
                 "alpha" if i % 2 else "beta",
-                " ".join(
-                    ["common"] * (i % 4 != 0) + ["rare"] * (i in (7, 123)) + [f"word{i}"]
-                ),
+                " ".join(["common"] * (i % 4 != 0) + ["rare"] * (i in (7, 123)) + [f"word{i}"]),
                 # Distinct amounts in an order unrelated to the rowid.
                 float((i * 37) % ROWS),
             )
@@ -173,3 +171,54 @@ def test_datasettes_search_clauses_are_recognised(clause: str) -> None:
 )
 def test_other_clauses_are_left_alone(clause: str) -> None:
     assert search_plan.planned_clause(clause, 150, 200) == clause
+
+
+FTS = "rowid in (select rowid from docs_fts where docs_fts match escape_fts(:search))"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"select count(*) from docs where {FTS} ",
+        f"select count(*) from docs where +{FTS} ",
+        "select count(*) from [docs] where +rowid in (select rowid from [docs_fts] where [body] "
+        "match :search_0) ",
+    ],
+)
+def test_the_count_of_a_search_alone_is_taken_in_the_index(sql: str) -> None:
+    counted = search_plan.search_count_sql(sql, {"docs_fts": "docs"})
+    assert counted is not None
+    assert counted.startswith("select count(*) from (select rowid from ")
+    assert " docs " not in counted.replace("[docs]", "")  # not a row of the table read
+
+
+@pytest.mark.parametrize(
+    ("sql", "indexes"),
+    [
+        # Another filter: the count is of the rows that pass it too.
+        (f'select count(*) from docs where "title" = :p0 and {FTS} ', {"docs_fts": "docs"}),
+        (f'select count(*) from docs where {FTS} and "title" = :p0 ', {"docs_fts": "docs"}),
+        # The FTS table indexes another table, or is not known to index any.
+        (f"select count(*) from docs where {FTS} ", {"docs_fts": "other"}),
+        (f"select count(*) from docs where {FTS} ", {}),
+        # Not a count.
+        (f"select id from docs where {FTS} ", {"docs_fts": "docs"}),
+    ],
+)
+def test_any_other_count_is_left_to_datasette(sql: str, indexes: dict[str, str]) -> None:
+    assert search_plan.search_count_sql(sql, indexes) is None
+
+
+def test_only_external_content_indexes_of_a_table_count_for_it(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        assert search_plan.content_indexes(conn) == {"docs_fts": "docs"}
+        mem = sqlite3.connect(":memory:")
+        mem.execute("create table t (a text)")
+        mem.execute('create virtual table q using fts5 (a, content="t")')
+        mem.execute("create virtual table own using fts5 (a)")  # holds its own text
+        mem.execute("create virtual table blind using fts5 (a, content='')")  # contentless
+        mem.execute("create virtual table keyed using fts5 (a, content=t, content_rowid=a)")
+        assert search_plan.content_indexes(mem) == {"q": "t"}
+    finally:
+        conn.close()

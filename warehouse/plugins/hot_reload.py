@@ -28,6 +28,10 @@ passing (a busy machine, a file descriptor limit), so the same file is tried aga
 RETRY_SECONDS, doubling up to RETIRE_SECONDS, and logged once. The watcher itself never stops:
 anything a poll raises is logged and the next poll runs, because a watcher that died would
 leave the server answering from an old release with nothing said.
+
+Because a ReleaseDatabase only ever serves a file the warehouse built (its FTS indexes filled
+from their tables) and opens it read-only, it also answers the count of a table search that is
+the only filter from the FTS index alone (search_plan.search_count_sql): the same number.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from datasette import hookimpl
 from datasette.database import Database, QueryInterrupted
 
 from warehouse.metadata import DATABASE_NAME, SOURCE_KEYS, datasette_metadata
+from warehouse.plugins.search_plan import content_indexes, search_count_sql
 
 POLL_SECONDS = 0.5
 # A file that did not open is tried again after this, then after twice as long, up to
@@ -83,6 +88,8 @@ class ReleaseDatabase(Database):
         self.name, self.route = name, route
         self.identity: Identity | None = None
         self.metadata: dict = {}
+        # {FTS5 table: the table it indexes}, read from this release (search_plan.py).
+        self.search_indexes: dict[str, str] = {}
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._local = threading.local()
 
@@ -97,6 +104,7 @@ class ReleaseDatabase(Database):
             conn = self._pool.get()
             columns = ", ".join(SOURCE_KEYS)
             rows = conn.execute(f"SELECT {columns} FROM sources ORDER BY source_id").fetchall()
+            search_indexes = content_indexes(conn)
             self._pool.put(conn)
             after = file_identity(self.path)
             if before is None or before != after:
@@ -105,6 +113,7 @@ class ReleaseDatabase(Database):
             self.close()
             raise
         self.identity = after
+        self.search_indexes = search_indexes
         # Exactly what Datasette read from metadata.json (write_datasette_config) at start-up.
         self.metadata = json.loads(json.dumps(datasette_metadata([dict(r) for r in rows])))
 
@@ -127,6 +136,13 @@ class ReleaseDatabase(Database):
             conn.close()
             raise sqlite3.OperationalError("a new release was published; retry the request")
         return conn
+
+    async def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        # A table search's count, from the FTS index alone when that is the same number: this
+        # file was built by the warehouse (its FTS indexes filled from their tables) and is
+        # read-only, so the index holds exactly the table's rows (search_plan.py).
+        counted = search_count_sql(sql, self.search_indexes)
+        return await super().execute(counted or sql, *args, **kwargs)
 
     async def execute_fn(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self.ds.executor is None:
