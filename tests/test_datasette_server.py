@@ -193,6 +193,15 @@ def test_publishing_a_release_is_served_without_a_restart_and_ctrl_c_ends_it(
         get_json(f"{base}/-/versions.json")
 
 
+def _publish(tmp_path: Path, title: str) -> Path:
+    """Build the sample tables with a project titled `title` and publish them as
+    tmp_path/clusterdata.db (the served file)."""
+    db = tmp_path / "clusterdata.db"
+    build_database(samples.sample_tables(title), tmp_path / "build.db")
+    publish_database(tmp_path / "build.db", db)
+    return db
+
+
 def _in_process(db: Path):
     from datasette.app import Datasette
     from datasette.plugins import pm
@@ -218,9 +227,7 @@ async def _title(ds) -> str:
 def test_hot_reload_swaps_in_a_new_database_and_closes_the_old_connections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Release 0")
     ds, plugin = _in_process(db)
     monkeypatch.setattr(plugin, "RETIRE_SECONDS", 0.2)
 
@@ -229,8 +236,7 @@ def test_hot_reload_swaps_in_a_new_database_and_closes_the_old_connections(
         descriptors = []
         for n in range(1, 6):
             served = ds.databases["clusterdata"]
-            build_database(samples.sample_tables(f"Release {n}"), tmp_path / "build.db")
-            publish_database(tmp_path / "build.db", db)
+            _publish(tmp_path, f"Release {n}")
             assert await plugin.reload_if_published(ds, plugin.Refused())
             assert ds.databases["clusterdata"] is not served
             assert await _title(ds) == f"Release {n}"
@@ -247,9 +253,7 @@ def test_hot_reload_swaps_in_a_new_database_and_closes_the_old_connections(
 
 
 def test_hot_reload_keeps_the_release_when_the_new_file_does_not_open(tmp_path: Path) -> None:
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Good release"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Good release")
     ds, plugin = _in_process(db)
 
     async def scenario() -> None:
@@ -270,9 +274,7 @@ def test_hot_reload_tries_a_file_that_did_not_open_again_later(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A passing error (a busy machine) must not keep a good release off the server for good."""
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Release 0")
     ds, plugin = _in_process(db)
     monkeypatch.setattr(plugin, "RETRY_SECONDS", 0.3)
     opens = []
@@ -288,8 +290,7 @@ def test_hot_reload_tries_a_file_that_did_not_open_again_later(
         assert await _title(ds) == "Release 0"
         ds._hot_reload_task.cancel()  # this test polls by hand
         monkeypatch.setattr(plugin, "_open_release", fails_once)
-        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
-        publish_database(tmp_path / "build.db", db)
+        _publish(tmp_path, "Release 1")
         refused = plugin.Refused()
         assert not await plugin.reload_if_published(ds, refused)
         assert not await plugin.reload_if_published(ds, refused)  # waiting: not tried again yet
@@ -307,9 +308,7 @@ def test_the_watcher_keeps_polling_after_a_poll_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A watcher that died would leave the server on an old release with nothing said."""
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Release 0")
     ds, plugin = _in_process(db)
     monkeypatch.setattr(plugin, "POLL_SECONDS", 0.05)
     polls = []
@@ -325,8 +324,7 @@ def test_the_watcher_keeps_polling_after_a_poll_raises(
 
     async def scenario() -> None:
         assert await _title(ds) == "Release 0"  # the first request starts the watcher
-        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
-        publish_database(tmp_path / "build.db", db)
+        _publish(tmp_path, "Release 1")
         for _ in range(100):
             if ds.databases["clusterdata"].identity == plugin.file_identity(str(db)):
                 break
@@ -346,9 +344,7 @@ def test_a_schema_refresh_that_is_interrupted_does_not_fail_the_request(
     got a 500 (kill drill, CI)."""
     from datasette.database import QueryInterrupted
 
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Release 0")
     ds, plugin = _in_process(db)
     refreshes = []
     refresh = ds._refresh_schemas
@@ -363,8 +359,7 @@ def test_a_schema_refresh_that_is_interrupted_does_not_fail_the_request(
 
     async def scenario() -> None:
         assert await _title(ds) == "Release 0"
-        build_database(samples.sample_tables("Release 1"), tmp_path / "build.db")
-        publish_database(tmp_path / "build.db", db)
+        _publish(tmp_path, "Release 1")
         # Its own refresh fails: logged.
         assert await plugin.reload_if_published(ds, plugin.Refused())
         assert await _title(ds) == "Release 1"  # and so does the request's: still a 200
@@ -384,9 +379,7 @@ def test_a_search_alone_is_counted_in_its_index_and_counts_the_same(
     FTS index alone (search_plan.py): the same number as Datasette's own count."""
     from datasette.tracer import capture_traces
 
-    db = tmp_path / "clusterdata.db"
-    build_database(samples.sample_tables("Release 0"), tmp_path / "build.db")
-    publish_database(tmp_path / "build.db", db)
+    db = _publish(tmp_path, "Release 0")
     ds, _ = _in_process(db)
 
     async def scenario() -> tuple[dict, list[str]]:
