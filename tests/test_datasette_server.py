@@ -4,6 +4,7 @@ a canned query, the licence, and a new release served without a restart (the hot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -398,7 +399,7 @@ def test_a_search_alone_is_counted_in_its_index_and_counts_the_same(
     assert (in_table == []) is from_index, counts
     clause = "rowid in (select rowid from projects_fts where projects_fts match 'Mobilidade')"
     where = clause + (" and country = 'PT'" if "country" in query else "")
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         (direct,) = conn.execute(f"select count(*) from projects where {where}").fetchone()
     assert direct >= 1
     assert body["filtered_table_rows_count"] == direct

@@ -209,6 +209,10 @@ class Refused:
         self.retry[identity] = (now + wait, wait)
         return first
 
+    def opened(self, identity: Identity) -> bool:
+        """Forget a file that opened; return whether it had been refused before."""
+        return self.retry.pop(identity, None) is not None
+
 
 async def reload_if_published(ds: Any, refused: Refused) -> bool:
     """Swap in the file now at the served path if it is a new release that opens; return whether
@@ -236,8 +240,7 @@ async def reload_if_published(ds: Any, refused: Refused) -> bool:
                 " one, trying the file again from time to time"
             )
         return False
-    if identity in refused.retry:
-        del refused.retry[identity]
+    if refused.opened(identity):
         _say(f"{current.path}: the new file opened on a later try; serving it")
     old = _swap(ds, release)
     await _forget_schema(ds, DATABASE_NAME)
