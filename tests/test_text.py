@@ -77,7 +77,21 @@ def test_token_counts_equal_counting_every_token_in_order():
     for _ in range(500):
         text = rng.choice([" ", "\n", "\u00a0"]).join(rng.choice(words) for _ in range(40))
         naive = Counter(t.casefold() for t in T._DETECT_WORD.findall(text))
-        counts = T._token_counts(text)
+        chunk_counts = Counter(text.split())
+        counts = T._token_counts(chunk_counts, T._chunk_tokens(chunk_counts))
+        assert list(counts.items()) == list(naive.items())  # same counts, same order
+
+
+def test_head_token_counts_equal_counting_the_first_two_fifths_in_order():
+    rng = random.Random(13)
+    # Chunks of zero, one and several tokens, so the head ends inside a chunk as well.
+    words = ["Der", "der", "STRAßE", "l'État", "co-op", "n°12", "12", "--", "a1b2c", "x_y_z"]
+    for n in [0, 1, 2, 3, *range(4, 60)] * 20:
+        text = " ".join(rng.choice(words) for _ in range(n))
+        tokens = [t.casefold() for t in T._DETECT_WORD.findall(text)]
+        naive = Counter(tokens[: max(len(tokens) * 2 // 5, 1)])
+        chunks = text.split()
+        counts = T._head_token_counts(chunks, T._chunk_tokens(Counter(chunks)))
         assert list(counts.items()) == list(naive.items())  # same counts, same order
 
 
