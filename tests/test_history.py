@@ -141,6 +141,34 @@ def test_removed_record_stays_in_history(tmp_path: Path) -> None:
     assert v2["version"] == 2 and v2["removed_at"] is None and v2["first_seen"] == T1
 
 
+def test_changes_read_in_batches_miss_none_behind_a_returned_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One record per batch, and the first batch holds only a record back after a removal
+    # (no field-level changes): every later batch must still be read.
+    monkeypatch.setattr(history, "_BATCH", 1)
+    tables = entities()
+    # First in the frame and in key order: the batches follow one or the other.
+    tables["calls"] = calls = tables["calls"].sort("call_id")
+    first_id = calls["call_id"][0]
+    run(tmp_path, tables, T1)
+    run(tmp_path, {**tables, "calls": calls.filter(pl.col("call_id") != first_id)}, T2)
+    retitled = calls.with_columns(
+        pl.when(pl.col("call_id") == first_id)
+        .then(pl.col("title"))
+        .otherwise(pl.col("title") + " (amended)")
+    )
+    update = run(tmp_path, {**tables, "calls": retitled}, T3)
+    assert update.counts == {"added": 1, "changed": calls.height - 1, "removed": 0}
+    at_t3 = update.tables["changes"].filter(pl.col("changed_at") == T3)
+    assert sorted(at_t3.filter(pl.col("change_type") == "changed")["record_id"]) == sorted(
+        calls["call_id"][1:]
+    )
+    assert at_t3.filter(pl.col("change_type") == "added")["record_id"].to_list() == [first_id]
+    (back,) = [v for v in versions_of(update, first_id) if v["version"] == 2]
+    assert (back["valid_from"], back["valid_to"], back["removed_at"]) == (T3, None, None)
+
+
 def test_without_commit_the_state_does_not_advance(tmp_path: Path) -> None:
     run(tmp_path, entities(), T1)
     before = store_path(tmp_path).read_bytes()
