@@ -263,10 +263,11 @@ def advance_table(
     return {"added": added + returned, "changed": changed, "removed": removed}
 
 
-def _frame(path: Path, sql: str, model: type) -> pl.DataFrame:
+def _frame(path: Path, source: str, order_by: list[str], model: type) -> pl.DataFrame:
     columns = model.to_schema().columns
+    schema = {name: column.dtype.type for name, column in columns.items()}
     try:
-        return read_query(path, sql, {name: column.dtype.type for name, column in columns.items()})
+        return read_query(path, source, schema, order_by)
     except ReadError as exc:
         raise HistoryError(f"history query: {exc}") from None
 
@@ -276,7 +277,8 @@ def public_tables(path: Path) -> dict[str, pl.DataFrame]:
     changes = _frame(
         path,
         "SELECT change_id, table_name, record_id, source_id, field, old_value, new_value, "
-        "change_type, changed_at FROM changes ORDER BY change_id",
+        "change_type, changed_at FROM changes",
+        ["change_id"],
         ChangeRecord,
     )
     versions = _frame(
@@ -284,8 +286,8 @@ def public_tables(path: Path) -> dict[str, pl.DataFrame]:
         "SELECT v.table_name || '/' || v.record_id || '/' || v.version AS version_id, "
         "v.table_name, v.record_id, v.source_id, v.version, v.valid_from, v.valid_to, "
         "r.first_seen, r.last_seen, r.removed_at, v.row_json "
-        "FROM versions v JOIN records r USING (table_name, record_id) "
-        "ORDER BY v.table_name, v.record_id, v.version",
+        "FROM versions v JOIN records r USING (table_name, record_id)",
+        ["table_name", "record_id", "version"],
         RecordVersionRecord,
     )
     return {"changes": changes, "record_versions": versions}
@@ -307,7 +309,6 @@ def prepare_history(
         counts: dict[str, int] = {"added": 0, "changed": 0, "removed": 0}
         with contextlib.closing(sqlite3.connect(work, isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute("PRAGMA cache_size=-262144")
             conn.executescript(_STORE_DDL)
             last = conn.execute("SELECT max(last_seen) FROM records").fetchone()[0]
             if last is not None and built_at < last:

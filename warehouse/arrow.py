@@ -4,35 +4,77 @@ to Arrow columns in C, never through a Python tuple per row.
 `sqlite3`'s `fetchall()` and then `pl.DataFrame(rows)` cost 7 s and about 1.6 GiB of Python
 objects for the 400,000 history rows of a medium build (bench/README.md, end to end); the
 frame itself is a quarter of that.
+
+ADBC's driver types each column by the values of the first batch of rows: a text column whose
+first batch holds only NULLs comes out as int64 and then fails on the first text ("Type
+mismatch in column"). One batch for the whole result avoids that but not Arrow's 2 GiB of text
+per array (`record_versions` at 1.5 M operations: "max string/binary length exceeded"). So no
+column the driver sees is ever NULL: each comes as `coalesce(column, <a value of its type>)`
+with a second column saying whether it was NULL, and the NULLs are put back in polars.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
-# Rows per Arrow batch. ADBC's driver infers each batch's column types from its own rows, and
-# a text column whose first batch holds only NULLs comes out as int64 and then fails on the
-# first text ("Type mismatch in column"): one batch per query, typed by all of its rows.
-_ONE_BATCH = str(10**9)
+from warehouse.ddl import quote
+
+# Rows per Arrow batch (the driver's default is 1,024).
+BATCH_ROWS = 65_536
+# A value of each type that stands in for NULL while the driver reads the column.
+_FILL: tuple[tuple[type[pl.DataType], str], ...] = (
+    (pl.String, "''"),
+    (pl.Int64, "0"),
+    (pl.Float64, "0.0"),
+)
+_NULL_SUFFIX = " is null"
 
 
 class ReadError(RuntimeError):
-    """The query's columns are not those asked for; the message is one line."""
+    """The query cannot be read as asked; the message is one line."""
 
 
-def read_query(path: Path, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """The rows of `sql` on the SQLite file at `path`, typed as `schema` (its columns, in its
-    order, exactly). A column SQLite stores only NULLs in arrives untyped and is cast; a value
-    that does not fit its type fails the cast instead of being read as something else."""
+def read_query(
+    path: Path, source: str, schema: dict[str, pl.DataType], order_by: Sequence[str]
+) -> pl.DataFrame:
+    """The columns of `schema`, typed as it says and in its order, of the rows of `source` (a
+    SELECT without ORDER BY) on the SQLite file at `path`, ordered by the columns `order_by`
+    of `source`. A value that does not fit its column's type fails instead of being read as
+    something else."""
+    import adbc_driver_manager
     import adbc_driver_sqlite.dbapi as adbc
 
+    columns = []
+    for name, dtype in schema.items():
+        # A dtype class or instance: polars compares either with ==.
+        fill = next((value for kind, value in _FILL if dtype == kind), None)
+        if fill is None:
+            raise ReadError(f"cannot read column {name!r} as {dtype}")
+        # Qualified: SQLite reads an unknown unqualified "name" as the string 'name'.
+        column = f"s.{quote(name)}"
+        columns.append(f"coalesce({column}, {fill}) AS {quote(name)}")
+        columns.append(f"{column} IS NULL AS {quote(name + _NULL_SUFFIX)}")
+    # Ordered by the source's own columns (s.), not the coalesced ones: an index can serve it.
+    order = ", ".join(f"s.{quote(c)}" for c in order_by)
+    sql = f"SELECT {', '.join(columns)} FROM ({source}) AS s ORDER BY {order}"
     # Read-only, as a URI (percent-encoded: a path may hold "?" or "#").
-    with adbc.connect(f"{Path(path).resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _ONE_BATCH})
-        cursor.execute(sql)
-        frame = pl.DataFrame(cursor.fetch_arrow())
-    if frame.columns != list(schema):
-        raise ReadError(f"the query's columns {frame.columns} are not {list(schema)}")
-    return frame.cast(schema, strict=True)  # type: ignore[arg-type]
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+            cursor.execute(sql)
+            frame = pl.DataFrame(cursor.fetch_arrow())
+    except adbc_driver_manager.Error as exc:
+        raise ReadError(f"{Path(path).name}: {str(exc).splitlines()[0]}") from None
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema)
+    return frame.select(
+        pl.when(pl.col(name + _NULL_SUFFIX) == 1)
+        .then(None)
+        .otherwise(pl.col(name).cast(dtype, strict=True))
+        .alias(name)
+        for name, dtype in schema.items()
+    )

@@ -8,6 +8,7 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 import xlsxwriter
@@ -82,8 +83,9 @@ def read_table(conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]) 
     ((_, _, path),) = [row for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
     frame = read_query(
         Path(path),
-        f"SELECT {names} FROM {quote(table)} ORDER BY {quote(primary_key(model))}",
+        f"SELECT {names} FROM {quote(table)}",
         {c.name: _POLARS_TYPES[c.storage] for c in columns},
+        [primary_key(model)],
     )
     casts = []
     for column in columns:
@@ -129,10 +131,10 @@ def excel_headers(columns: list[ColumnSpec]) -> dict[str, str]:
     }
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    """UTF-8 CSV with a header; ISO dates, `.` decimals, true/false, JSON arrays as text, NULL as
-    an empty field."""
-    frame.write_csv(path, include_header=True, date_format="%Y-%m-%d", null_value="")
+def write_csv(frame: pl.DataFrame, path: Path | IO[bytes], *, header: bool = True) -> None:
+    """UTF-8 CSV with a header (unless `header=False`: rows to append to one); ISO dates, `.`
+    decimals, true/false, JSON arrays as text, NULL as an empty field."""
+    frame.write_csv(path, include_header=header, date_format="%Y-%m-%d", null_value="")
 
 
 def write_parquet(frame: pl.DataFrame, columns: list[ColumnSpec], path: Path) -> None:
