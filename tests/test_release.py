@@ -317,6 +317,24 @@ def test_a_refresh_that_only_moves_run_timestamps_is_not_a_new_release(data_dir:
     assert make_release(data_dir, now=DAY).release_id != first.release_id
 
 
+def test_the_content_hash_is_the_same_whatever_slice_of_rows_it_hashes_at_a_time(
+    published_db: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from warehouse import exports, release
+
+    with contextlib.closing(sqlite3.connect(published_db)) as conn:
+        columns = {t: exports.file_columns(conn, t) for t in exports.export_tables(conn)}
+        frames = {t: exports.read_table(conn, t, c) for t, c in columns.items()}
+        assert max(f.height for f in frames.values()) > 2
+        whole = release.content_hash(conn, frames)  # every table in one slice
+        for rows in (1, 2, 7):
+            monkeypatch.setattr(release, "HASH_SLICE_ROWS", rows)
+            assert release.content_hash(conn, frames) == whole, rows
+        # Any row's value is in it.
+        frames["projects"] = frames["projects"].with_columns(pl.col("title").str.to_uppercase())
+        assert release.content_hash(conn, frames) != whole
+
+
 def test_an_existing_release_is_never_overwritten(data_dir: Path):
     first = make_release(data_dir, now=DAY)
     manifest = first.path / "release.json"
