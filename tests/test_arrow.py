@@ -69,3 +69,18 @@ def test_opens_read_only_so_a_missing_file_is_not_created(tmp_path: Path) -> Non
     with pytest.raises(ReadError, match="failed to open"):
         read_query(missing, "SELECT 1 AS id", {"id": pl.Int64()}, ["id"])
     assert not missing.exists()
+
+
+def test_a_column_holding_two_types_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The driver types each column by the first batch; a later batch of another type fails.
+    monkeypatch.setattr(arrow, "BATCH_ROWS", 1)
+    path = tmp_path / "mixed.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, note)")  # no type: any value
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, 5), (2, "five")])
+    conn.close()
+    with pytest.raises(ReadError, match="mismatch") as caught:
+        read_query(path, "SELECT id, note FROM t", {"id": pl.Int64(), "note": pl.String()}, ["id"])
+    assert "\n" not in str(caught.value)

@@ -67,7 +67,9 @@ def read_query(
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
             cursor.execute(sql)
             frame = pl.DataFrame(cursor.fetch_arrow())
-    except adbc_driver_manager.Error as exc:
+    except (adbc_driver_manager.Error, pl.exceptions.ComputeError) as exc:
+        # ComputeError: the driver's own error, raised as polars reads the stream
+        # ("Type mismatch in column 3": a column holding two types of value).
         raise ReadError(f"{Path(path).name}: {str(exc).splitlines()[0]}") from None
     if frame.height == 0:
         return pl.DataFrame(schema=schema)

@@ -76,7 +76,7 @@ def read_table(conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]) 
     """A table as a typed frame, ordered by primary key: dates as pl.Date, booleans as
     pl.Boolean, JSON arrays kept as their JSON text (see `decoded_lists` for Parquet).
 
-    Read from the file `conn` has open, through ADBC (`warehouse.arrow`): 3-4x faster than
+    Read from the file `conn` has open, through ADBC (`warehouse.arrow`): about 2x faster than
     `fetchall()`, and no Python object per value."""
     model = TABLE_MODELS[table]
     names = ", ".join(quote(c.name) for c in columns)
