@@ -10,6 +10,28 @@ import polars as pl
 FUNDING_SUMMARY_TABLE = "funding_summary"
 FUNDING_BY_COUNTRY_TABLE = "funding_by_programme_country"
 
+# The columns both summary tables share, written once. Not a base model: pandera puts inherited
+# fields first, which would move summary_id out of first place in the public columns.
+_SHARED: dict[str, dict] = {
+    "programme": {"nullable": True, "description": "Main funding programme (projects)"},
+    "country": {"nullable": True, "description": "Country of the operation (projects)"},
+    "projects": {"ge": 1, "description": "Number of projects"},
+    "projects_with_eu_amount": {
+        "ge": 0,
+        "description": "Projects whose EU contribution is stated (the sums skip the others)",
+    },
+    "eu_contribution_eur": {
+        "nullable": True,
+        "ge": 0,
+        "description": "Sum of the stated EU contributions, EUR",
+    },
+    "total_eligible_eur": {
+        "nullable": True,
+        "ge": 0,
+        "description": "Sum of the stated total eligible costs, EUR",
+    },
+}
+
 
 class FundingSummaryRecord(pa.DataFrameModel):
     """Projects, EU contribution and total eligible cost per programme, country and funds."""
@@ -17,8 +39,8 @@ class FundingSummaryRecord(pa.DataFrameModel):
     summary_id: int = pa.Field(
         unique=True, description="Row number within this release (no meaning across releases)"
     )
-    programme: str = pa.Field(nullable=True, description="Main funding programme (projects)")
-    country: str = pa.Field(nullable=True, description="Country of the operation (projects)")
+    programme: str = pa.Field(**_SHARED["programme"])
+    country: str = pa.Field(**_SHARED["country"])
     funds: pl.List(pl.Utf8) = pa.Field(
         nullable=True,
         description="The projects' EU funds, the whole list as the projects state it "
@@ -26,16 +48,10 @@ class FundingSummaryRecord(pa.DataFrameModel):
         '["ERDF", "ESF"]',
         metadata={"json": True},
     )
-    projects: int = pa.Field(ge=1, description="Number of projects")
-    projects_with_eu_amount: int = pa.Field(
-        ge=0, description="Projects whose EU contribution is stated (the sums skip the others)"
-    )
-    eu_contribution_eur: float = pa.Field(
-        nullable=True, ge=0, description="Sum of the stated EU contributions, EUR"
-    )
-    total_eligible_eur: float = pa.Field(
-        nullable=True, ge=0, description="Sum of the stated total eligible costs, EUR"
-    )
+    projects: int = pa.Field(**_SHARED["projects"])
+    projects_with_eu_amount: int = pa.Field(**_SHARED["projects_with_eu_amount"])
+    eu_contribution_eur: float = pa.Field(**_SHARED["eu_contribution_eur"])
+    total_eligible_eur: float = pa.Field(**_SHARED["total_eligible_eur"])
 
     class Config:
         strict = True
@@ -64,18 +80,12 @@ class FundingByProgrammeCountryRecord(pa.DataFrameModel):
         description="Row number within this release, in the order of the EU contribution "
         "(largest first; no meaning across releases)",
     )
-    programme: str = pa.Field(nullable=True, description="Main funding programme (projects)")
-    country: str = pa.Field(nullable=True, description="Country of the operation (projects)")
-    projects: int = pa.Field(ge=1, description="Number of projects")
-    projects_with_eu_amount: int = pa.Field(
-        ge=0, description="Projects whose EU contribution is stated (the sums skip the others)"
-    )
-    eu_contribution_eur: float = pa.Field(
-        nullable=True, ge=0, description="Sum of the stated EU contributions, EUR"
-    )
-    total_eligible_eur: float = pa.Field(
-        nullable=True, ge=0, description="Sum of the stated total eligible costs, EUR"
-    )
+    programme: str = pa.Field(**_SHARED["programme"])
+    country: str = pa.Field(**_SHARED["country"])
+    projects: int = pa.Field(**_SHARED["projects"])
+    projects_with_eu_amount: int = pa.Field(**_SHARED["projects_with_eu_amount"])
+    eu_contribution_eur: float = pa.Field(**_SHARED["eu_contribution_eur"])
+    total_eligible_eur: float = pa.Field(**_SHARED["total_eligible_eur"])
 
     class Config:
         strict = True
