@@ -19,8 +19,14 @@ from schemas import TABLE_MODELS, table_meta
 from schemas.common import Provenance
 from schemas.releases import RELEASES_TABLE, ReleaseRecord
 from schemas.summaries import SUMMARY_MODELS
-from warehouse.build import BuildError, build_database, index_definitions, integrity_problems
-from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql
+from warehouse.build import (
+    FTS_HASH_BYTES,
+    BuildError,
+    build_database,
+    index_definitions,
+    integrity_problems,
+)
+from warehouse.ddl import PROVENANCE_COLUMNS, create_table_sql, table_columns
 from warehouse.metadata import (
     LICENSE,
     datasette_metadata,
@@ -374,6 +380,26 @@ def test_fts_is_diacritics_and_case_insensitive(
 def test_fts_uses_unicode61_remove_diacritics(conn: sqlite3.Connection) -> None:
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'projects_fts'").fetchone()[0]
     assert "remove_diacritics 2" in sql and "FTS5" in sql
+
+
+@pytest.mark.parametrize("table", ["projects", "participants", "organisations", "clusters"])
+def test_fts_built_in_large_steps_and_consistent_with_its_table(
+    conn: sqlite3.Connection, table: str
+) -> None:
+    fts = f"{table}_fts"
+    setting = conn.execute(f"SELECT v FROM {fts}_config WHERE k = 'hashsize'").fetchone()
+    assert setting == (FTS_HASH_BYTES,)
+    # FTS5's own check: the index holds exactly the terms of the content table's rows (rank 1
+    # compares with the content table too); it raises SQLITE_CORRUPT_VTAB otherwise.
+    conn.execute(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)")
+    conn.execute(f"UPDATE {table} SET {_first_fts_column(table)} = 'changed' WHERE rowid = 1")
+    with pytest.raises(sqlite3.DatabaseError):
+        conn.execute(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)")
+    conn.rollback()
+
+
+def _first_fts_column(table: str) -> str:
+    return next(c.name for c in table_columns(TABLE_MODELS[table]) if c.fts)
 
 
 @pytest.mark.parametrize("table", list(TABLE_MODELS))
