@@ -29,6 +29,19 @@ class BulkFileError(ValueError):
     changed); the message is one line for an operator."""
 
 
+def non_null_list(items: list[pl.Expr]) -> pl.Expr:
+    """The row's non-NULL `items` as a list of text, in order; NULL when all are NULL (quality
+    flags, a project's NUTS codes).
+
+    Not `pl.concat_list(items).list.drop_nulls()`: polars (2.1) builds that list row by row,
+    25 ms per item per 150,000 rows, most of the Kohesio parse with its 15 flags
+    (bench/README.md, clean + validate). A fixed-width array of the items, as a list, with the
+    NULLs dropped inside each list, is the same list built column-wise, about 15× faster."""
+    texts = [item.cast(pl.Utf8) for item in items]
+    listed = pl.concat_arr(texts).arr.to_list().list.eval(pl.element().drop_nulls())
+    return pl.when(pl.any_horizontal([t.is_not_null() for t in texts])).then(listed)
+
+
 def raw_schema(entity: str) -> dict[str, pl.DataType]:
     """The typed columns of one raw entity, from its item class."""
     fields = RAW_ITEMS[entity].fields

@@ -5,7 +5,7 @@ import zipfile
 import polars as pl
 import pytest
 
-from scrapers.bulk import BulkFileError, raw_schema, sniff, to_raw_frame
+from scrapers.bulk import BulkFileError, non_null_list, raw_schema, sniff, to_raw_frame
 
 FILE_ITEM = {
     "source_id": "eu_example_projects",
@@ -53,3 +53,22 @@ def test_sniff_accepts_real_files(tmp_path):
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("project.csv", "id;title\n1;x\n")
     sniff(zipped, "zip")
+
+
+def test_non_null_list_keeps_values_in_order_and_is_null_when_none() -> None:
+    frame = pl.DataFrame(
+        {
+            "a": ["x", None, None, "", None],
+            "b": [None, "y", None, "z", "w"],
+            "c": ["x", "v", None, None, None],
+            "n": [1, None, None, None, 2],
+        }
+    )
+    items = [pl.col("a"), pl.col("b"), pl.col("c"), pl.col("n")]
+    got = frame.select(non_null_list(items).alias("l"))["l"].to_list()
+    # A repeated value stays (dedup is the clean layer's), "" is a value, numbers become text.
+    assert got == [["x", "x", "1"], ["y", "v"], None, ["", "z"], ["w", "2"]]
+    # The same as the row-by-row concat_list it replaces, and the same in a lazy plan.
+    slow = pl.concat_list([i.cast(pl.Utf8) for i in items]).list.drop_nulls()
+    expected = frame.select(pl.when(slow.list.len() > 0).then(slow).alias("l"))
+    assert frame.lazy().select(non_null_list(items).alias("l")).collect().equals(expected)

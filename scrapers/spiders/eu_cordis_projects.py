@@ -19,7 +19,7 @@ import scrapy
 from scrapy.http import Response
 
 from scrapers.base import SourceSpider
-from scrapers.bulk import BulkFileError, sniff, to_raw_frame
+from scrapers.bulk import BulkFileError, non_null_list, sniff, to_raw_frame
 from scrapers.registry import get_source, source_config
 
 SOURCE_ID = "eu_cordis_projects"
@@ -132,8 +132,7 @@ def read_amount(column: str, target: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _flags(*flags: pl.Expr) -> pl.Expr:
-    listed = pl.concat_list(flags).list.drop_nulls()
-    return pl.when(listed.list.len() > 0).then(listed).alias("quality_flags")
+    return non_null_list(list(flags)).alias("quality_flags")
 
 
 def _lead_organisations(orgs: pl.DataFrame) -> pl.DataFrame:

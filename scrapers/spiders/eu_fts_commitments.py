@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from schemas.vocab import COUNTRIES
 from scrapers.base import SourceSpider
-from scrapers.bulk import BulkFileError, sniff, to_raw_frame
+from scrapers.bulk import BulkFileError, non_null_list, sniff, to_raw_frame
 from scrapers.registry import source_config
 
 SOURCE_ID = "eu_fts_commitments"
@@ -178,8 +178,7 @@ def country_codes() -> dict[str, str]:
 
 def flags(*parts: pl.Expr) -> pl.Expr:
     """The non-NULL flags of a row as a list; NULL when there are none."""
-    listed = pl.concat_list([p.cast(pl.Utf8) for p in parts]).list.drop_nulls()
-    return pl.when(listed.list.len() > 0).then(listed)
+    return non_null_list(list(parts))
 
 
 def tag_rows(rows: pl.DataFrame) -> pl.DataFrame:

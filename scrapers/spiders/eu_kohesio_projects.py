@@ -20,7 +20,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from scrapers.base import SourceSpider
-from scrapers.bulk import BulkFileError, sniff, to_raw_frame
+from scrapers.bulk import BulkFileError, non_null_list, sniff, to_raw_frame
 from scrapers.items import DocumentItem, FileItem
 from scrapers.registry import get_source, source_config
 
@@ -135,12 +135,6 @@ def _flag(condition: pl.Expr, *parts: str | pl.Expr) -> pl.Expr:
 def _one_list(expr: pl.Expr) -> pl.Expr:
     """[value], or NULL when the value is NULL."""
     return pl.when(expr.is_not_null()).then(pl.concat_list([expr]))
-
-
-def _non_empty(items: list[pl.Expr]) -> pl.Expr:
-    """The non-NULL items as a list, NULL when none."""
-    values = pl.concat_list(items).list.drop_nulls()
-    return pl.when(values.list.len() > 0).then(values)
 
 
 def _kohesio_date(column: str) -> pl.Expr:
@@ -335,19 +329,19 @@ def parse_file(path: Path, file_item: dict[str, Any]) -> dict[str, pl.DataFrame]
         pl.col("__rate").alias("cofinancing_rate"),
         _kohesio_date("Operation_Start_Date").alias("start_date"),
         _kohesio_date("Operation_End_Date").alias("end_date"),
-        _non_empty([pl.col(f"NUTS{n}_Label") for n in (1, 2, 3)]).alias("regions"),
+        non_null_list([pl.col(f"NUTS{n}_Label") for n in (1, 2, 3)]).alias("regions"),
         pl.coalesce(
             pl.col("Operation_Summary_English"), pl.col("Operation_Summary_Programme_Language")
         ).alias("description"),
         pl.col("__country").alias("country"),
-        _non_empty([pl.col(f"NUTS{n}_Code") for n in (1, 2, 3)]).alias("nuts_codes"),
+        non_null_list([pl.col(f"NUTS{n}_Code") for n in (1, 2, 3)]).alias("nuts_codes"),
         _one_list(
             pl.when(has_category).then(
                 pl.concat_str([code, label], separator=" ", ignore_nulls=True)
             )
         ).alias("categories"),
         pl.col("__cluster_support").alias("cluster_support"),
-        _non_empty(project_flags).alias("quality_flags"),
+        non_null_list(project_flags).alias("quality_flags"),
     )
     participants = rows.filter(pl.col("Beneficiary_Name").is_not_null()).select(
         pl.coalesce(pl.col("__qid"), pl.col("Operation_Unique_Identifier")).alias(
@@ -359,7 +353,7 @@ def parse_file(path: Path, file_item: dict[str, Any]) -> dict[str, pl.DataFrame]
         pl.lit("Beneficiary").alias("role_as_published"),
         pl.col("__country").alias("country"),
         pl.when(~pl.col("__several")).then(pl.col("__beneficiary_qid")).alias("organisation_key"),
-        _non_empty(
+        non_null_list(
             [
                 _flag(
                     beneficiary_id.is_not_null() & pl.col("__beneficiary_qid").is_null(),
