@@ -313,6 +313,10 @@ def parse_file(path: Path, file_item: dict[str, Any]) -> dict[str, pl.DataFrame]
             pl.col("Programming_Period"),
         ),
     ]
+    # Each flag once, as a column: inside the list expression, the NULL test and the list would
+    # each evaluate it.
+    flag_columns = [f"__flag{i}" for i in range(len(project_flags))]
+    rows = rows.with_columns(f.alias(c) for f, c in zip(project_flags, flag_columns, strict=True))
     projects = rows.select(
         pl.coalesce(pl.col("__qid"), pl.col("Operation_Unique_Identifier")).alias("reference"),
         pl.col("__title").alias("title"),
@@ -341,7 +345,7 @@ def parse_file(path: Path, file_item: dict[str, Any]) -> dict[str, pl.DataFrame]
             )
         ).alias("categories"),
         pl.col("__cluster_support").alias("cluster_support"),
-        non_null_list(project_flags).alias("quality_flags"),
+        non_null_list([pl.col(c) for c in flag_columns]).alias("quality_flags"),
     )
     participants = rows.filter(pl.col("Beneficiary_Name").is_not_null()).select(
         pl.coalesce(pl.col("__qid"), pl.col("Operation_Unique_Identifier")).alias(
