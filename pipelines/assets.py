@@ -527,9 +527,10 @@ def warehouse_database(
         old.unlink()
     path = layout.build_dir / f"clusterdata-{context.run_id}.db"
     # Field-level changes and record versions since the last publish; the history store itself
-    # advances only once this build is published (published_database).
-    tables.update(prepare_history(layout.root, tables, built_at).tables)
-    report = build_database(tables, path)
+    # advances only once this build is published (published_database). Copied from the
+    # prepared state in SQL: the versions hold every record as JSON (gigabytes at full size).
+    history = prepare_history(layout.root, tables, built_at, frames=False)
+    report = build_database(tables, path, history.copies)
     return dg.MaterializeResult(
         metadata={"path": str(path), "report": json.dumps(report, default=str)}
     )

@@ -19,11 +19,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandera.polars as pa
 import polars as pl
 
 from schemas import TABLE_MODELS, table_meta
 from schemas.history import TRACKED_TABLES, ChangeRecord, RecordVersionRecord
-from warehouse.arrow import ReadError, read_query
+from warehouse.arrow import ReadError, iter_query, read_query
+from warehouse.build import TableCopy
+from warehouse.ddl import quote
 from warehouse.publish import fsync_path
 
 STORE_NAME = "history.db"
@@ -66,10 +69,15 @@ def pending_path(data_dir: Path) -> Path:
 
 @dataclass(frozen=True)
 class HistoryUpdate:
-    """The public history tables of one build, and the state to keep once it is published."""
+    """The public history tables of one build, and the state to keep once it is published.
+
+    `copies` is how the warehouse build copies the public tables from the prepared state (until
+    commit() renames it); `tables` holds them as frames only when prepare_history was asked
+    for them (frames=True)."""
 
     data_dir: Path
     tables: dict[str, pl.DataFrame]
+    copies: dict[str, TableCopy]
     counts: dict[str, int]
 
     def commit(self) -> None:
@@ -263,41 +271,73 @@ def advance_table(
     return {"added": added + returned, "changed": changed, "removed": removed}
 
 
-def _frame(path: Path, source: str, order_by: list[str], model: type) -> pl.DataFrame:
-    columns = model.to_schema().columns
-    schema = {name: column.dtype.type for name, column in columns.items()}
-    try:
-        return read_query(path, source, schema, order_by)
-    except ReadError as exc:
-        raise HistoryError(f"history query: {exc}") from None
+# The public tables, as SELECTs on the state file (its tables under the schema prefix `{s}`,
+# "" on its own connection, "<name>." where the warehouse build attaches it), and the columns
+# that order them, unique together and never NULL.
+_PUBLIC: dict[str, tuple[str, list[str], type[pa.DataFrameModel]]] = {
+    "changes": (
+        "SELECT change_id, table_name, record_id, source_id, field, old_value, new_value, "
+        "change_type, changed_at FROM {s}changes",
+        ["change_id"],
+        ChangeRecord,
+    ),
+    "record_versions": (
+        "SELECT v.table_name || '/' || v.record_id || '/' || v.version AS version_id, "
+        "v.table_name, v.record_id, v.source_id, v.version, v.valid_from, v.valid_to, "
+        "r.first_seen, r.last_seen, r.removed_at, v.row_json "
+        "FROM {s}versions v JOIN {s}records r USING (table_name, record_id)",
+        ["table_name", "record_id", "version"],
+        RecordVersionRecord,
+    ),
+}
+
+
+def _schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
+    return {name: column.dtype.type for name, column in model.to_schema().columns.items()}
 
 
 def public_tables(path: Path) -> dict[str, pl.DataFrame]:
     """The `changes` and `record_versions` tables, whole, from the state at `path`."""
-    changes = _frame(
-        path,
-        "SELECT change_id, table_name, record_id, source_id, field, old_value, new_value, "
-        "change_type, changed_at FROM changes",
-        ["change_id"],
-        ChangeRecord,
-    )
-    versions = _frame(
-        path,
-        "SELECT v.table_name || '/' || v.record_id || '/' || v.version AS version_id, "
-        "v.table_name, v.record_id, v.source_id, v.version, v.valid_from, v.valid_to, "
-        "r.first_seen, r.last_seen, r.removed_at, v.row_json "
-        "FROM versions v JOIN records r USING (table_name, record_id)",
-        ["table_name", "record_id", "version"],
-        RecordVersionRecord,
-    )
-    return {"changes": changes, "record_versions": versions}
+    frames = {}
+    for table, (select, order, model) in _PUBLIC.items():
+        try:
+            frames[table] = read_query(path, select.format(s=""), _schema(model), order)
+        except ReadError as exc:
+            raise HistoryError(f"history query: {exc}") from None
+    return frames
+
+
+def check_public_tables(path: Path) -> None:
+    """Validate the public tables of the state at `path` against their models, a frame of
+    BATCH_ROWS rows at a time (the history of a full build is gigabytes of JSON). A value
+    check fails here; uniqueness across frames is the warehouse's primary keys'."""
+    for select, key, model in _PUBLIC.values():
+        try:
+            for frame in iter_query(path, select.format(s=""), _schema(model), key):
+                model.validate(frame)
+        except ReadError as exc:
+            raise HistoryError(f"history query: {exc}") from None
+
+
+def table_copies(path: Path) -> dict[str, TableCopy]:
+    """The public tables as the warehouse build copies them from the state file at `path`, in
+    SQL, never whole in memory; in key order, the order of the state's own indexes."""
+    return {
+        table: TableCopy(
+            path,
+            f"SELECT * FROM ({select.format(s=TableCopy.SCHEMA + '.')}) "
+            f"ORDER BY {', '.join(quote(c) for c in key)}",
+        )
+        for table, (select, key, _) in _PUBLIC.items()
+    }
 
 
 def prepare_history(
-    data_dir: Path, tables: dict[str, pl.DataFrame], built_at: str
+    data_dir: Path, tables: dict[str, pl.DataFrame], built_at: str, *, frames: bool = True
 ) -> HistoryUpdate:
     """The history tables of a build from `tables` (the entity frames about to be built) and
-    the store; the store itself is not touched until commit()."""
+    the store, validated; the store itself is not touched until commit(). `frames=False`
+    leaves them in the prepared file, for the warehouse build to copy (`copies`)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     store, pending = store_path(data_dir), pending_path(data_dir)
@@ -324,14 +364,11 @@ def prepare_history(
                 ).items():
                     counts[kind] += n
             conn.execute("COMMIT")
-        frames = public_tables(work)
+        check_public_tables(work)
+        public = public_tables(work) if frames else {}
         fsync_path(work)
         os.replace(work, pending)
     except BaseException:
         work.unlink(missing_ok=True)
         raise
-    frames = {
-        "changes": ChangeRecord.validate(frames["changes"]),
-        "record_versions": RecordVersionRecord.validate(frames["record_versions"]),
-    }
-    return HistoryUpdate(data_dir, frames, counts)
+    return HistoryUpdate(data_dir, public, table_copies(pending), counts)

@@ -84,3 +84,25 @@ def test_a_column_holding_two_types_is_one_line(
     with pytest.raises(ReadError, match="mismatch") as caught:
         read_query(path, "SELECT id, note FROM t", {"id": pl.Int64(), "note": pl.String()}, ["id"])
     assert "\n" not in str(caught.value)
+
+
+def test_iter_query_frames_cover_every_row_once_in_key_order(tmp_path: Path) -> None:
+    # A key of two columns whose first repeats across frame boundaries, and NULL values.
+    path = tmp_path / "k.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE k (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b))")
+        rows = [(f"a{i % 3}", i, None if i % 4 else f"v{i}") for i in range(50)]
+        conn.executemany("INSERT INTO k VALUES (?, ?, ?)", rows)
+    conn.close()
+    schema = {"a": pl.String(), "b": pl.Int64(), "v": pl.String()}
+    frames = list(arrow.iter_query(path, "SELECT a, b, v FROM k", schema, ["a", "b"], rows=7))
+    assert [f.height for f in frames] == [7] * 7 + [1]
+    assert pl.concat(frames).rows() == sorted(rows, key=lambda r: (r[0], r[1]))
+    # Exactly a multiple of the frame size: no empty frame at the end.
+    assert len(list(arrow.iter_query(path, "SELECT a, b, v FROM k", schema, ["b"], rows=10))) == 5
+
+
+def test_iter_query_refuses_a_null_key(tmp_path: Path) -> None:
+    path = _file(tmp_path, [(1, None, 1.0), (2, "b", 2.0), (3, "c", 3.0)])
+    with pytest.raises(ReadError, match="a NULL in the key columns"):
+        list(arrow.iter_query(path, SOURCE, SCHEMA, ["note"], rows=1))

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from pandera.errors import SchemaError
 
 from pipelines import history
 from pipelines.history import HistoryError, prepare_history, store_path
 from schemas import ENTITY_MODELS
 from schemas.history import TRACKED_TABLES, ChangeRecord, RecordVersionRecord
 from tests.test_warehouse import sample_tables
-from warehouse import exports
+from warehouse import arrow, exports
 from warehouse.build import build_database
 from warehouse.changelog import compare_databases
 from warehouse.publish import check_database
@@ -246,3 +247,40 @@ def test_unchanged_refresh_is_not_a_new_release(tmp_path: Path) -> None:
     assert moved == []
     third = run(tmp_path / "data", move_deadline(entities()), T3)
     assert release_hash(build_with_history(tmp_path / "changed.db", third)) != hashes[0]
+
+
+def public_rows(db: Path, table: str) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+
+
+def test_build_copies_the_history_tables_from_the_prepared_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(data, entities(), T1)
+    framed = prepare_history(data, move_deadline(entities()), T2)
+    framed_db = build_with_history(tmp_path / "framed.db", framed)
+    # The warehouse asset's way: no frames, the build copies the tables in SQL.
+    update = prepare_history(data, move_deadline(entities()), T2, frames=False)
+    assert update.tables == {} and set(update.copies) == {"changes", "record_versions"}
+    others = {t: f for t, f in sample_tables().items() if t not in update.copies}
+    report = build_database(others, tmp_path / "copied.db", update.copies)
+    check_database(tmp_path / "copied.db")
+    for table in update.copies:
+        rows = public_rows(tmp_path / "copied.db", table)
+        assert rows == public_rows(framed_db, table) and len(rows) == report["rows"][table]
+    assert report["rows"]["changes"] == total_rows(entities()) + 1  # added, and one change
+
+
+def test_history_values_are_checked_in_every_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(tmp_path, entities(), T1)
+    monkeypatch.setattr(arrow, "BATCH_ROWS", 2)
+    history.check_public_tables(store_path(tmp_path))
+    # A bad value in the last frame only: the first frames pass, the last one fails.
+    with contextlib.closing(sqlite3.connect(store_path(tmp_path))) as conn:
+        last = conn.execute("SELECT max(change_id) FROM changes").fetchone()[0]
+        conn.execute("UPDATE changes SET change_type = 'moved' WHERE change_id = ?", (last,))
+        conn.commit()
+    with pytest.raises(SchemaError, match="change_type"):
+        history.check_public_tables(store_path(tmp_path))

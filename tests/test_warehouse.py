@@ -3,6 +3,7 @@ indexes, checks, atomic publish, canned queries and the generated Datasette conf
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,6 +23,7 @@ from schemas.summaries import SUMMARY_MODELS
 from warehouse.build import (
     FTS_HASH_BYTES,
     BuildError,
+    TableCopy,
     build_database,
     index_definitions,
     integrity_problems,
@@ -599,6 +601,55 @@ def test_missing_table_is_refused(tmp_path: Path) -> None:
     del tables["calls"]
     with pytest.raises(BuildError, match="calls"):
         build_database(tables, tmp_path / "clusterdata.db")
+
+
+def _copy_source(tmp_path: Path, frame: pl.DataFrame) -> TableCopy:
+    """A file holding `frame` as table `t`, and the copy that reads it."""
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute(f"CREATE TABLE t ({', '.join(frame.columns)})")
+        conn.executemany(
+            f"INSERT INTO t VALUES ({', '.join('?' for _ in frame.columns)})", frame.rows()
+        )
+        conn.commit()
+    return TableCopy(source, f"SELECT * FROM {TableCopy.SCHEMA}.t")
+
+
+def test_a_table_copied_from_a_file_is_the_table_its_frame_gives(tmp_path: Path) -> None:
+    tables = sample_tables()
+    copy = _copy_source(tmp_path, tables.pop("record_versions"))
+    source_bytes = copy.path.read_bytes()
+    report = build_database(tables, tmp_path / "copied.db", {"record_versions": copy})
+    assert report["rows"]["record_versions"] == 3
+    framed = build_database(sample_tables(), tmp_path / "framed.db")
+    assert framed["rows"] == report["rows"]
+    query = "SELECT * FROM record_versions ORDER BY version_id"
+    with (
+        contextlib.closing(sqlite3.connect(tmp_path / "copied.db")) as a,
+        contextlib.closing(sqlite3.connect(tmp_path / "framed.db")) as b,
+    ):
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+    assert copy.path.read_bytes() == source_bytes  # attached read-only
+
+
+def test_a_copy_that_breaks_a_constraint_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    tables = sample_tables()
+    versions = tables.pop("record_versions").with_columns(pl.lit(None).alias("table_name"))
+    path = tmp_path / "clusterdata.db"
+    with pytest.raises(
+        BuildError,
+        match=r"^record_versions: copy from source\.db: NOT NULL constraint failed: "
+        r"record_versions\.table_name$",
+    ):
+        build_database(tables, path, {"record_versions": _copy_source(tmp_path, versions)})
+    assert not path.exists()
+
+
+def test_a_table_given_as_frame_and_copy_is_refused(tmp_path: Path) -> None:
+    tables = sample_tables()
+    copy = _copy_source(tmp_path, tables["record_versions"])
+    with pytest.raises(BuildError, match=r"both as frames and as copies: \['record_versions'\]"):
+        build_database(tables, tmp_path / "clusterdata.db", {"record_versions": copy})
 
 
 # --- publish --------------------------------------------------------------------------------

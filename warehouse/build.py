@@ -7,7 +7,10 @@ import json
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
@@ -36,6 +39,17 @@ FTS_HASH_BYTES = 16 * 2**20
 
 class BuildError(RuntimeError):
     """The database could not be built or failed a check; the partial file has been removed."""
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    """A table the build copies from another SQLite file in SQL, rows never in memory: `select`
+    reads that file's tables as `copy_source.<table>` and names its columns as the model does."""
+
+    path: Path
+    select: str
+
+    SCHEMA: ClassVar[str] = "copy_source"
 
 
 def fts_table_name(table: str) -> str:
@@ -77,12 +91,16 @@ def _sqlite_ready(df: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
     return df.select(expressions)
 
 
-def _check_frames(tables: dict[str, pl.DataFrame]) -> None:
-    missing = set(TABLE_MODELS) - set(tables)
-    extra = set(tables) - set(TABLE_MODELS)
+def _check_frames(tables: dict[str, pl.DataFrame], copies: Mapping[str, TableCopy]) -> None:
+    missing = set(TABLE_MODELS) - set(tables) - set(copies)
+    extra = (set(tables) | set(copies)) - set(TABLE_MODELS)
     if missing or extra:
         raise BuildError(f"tables missing: {sorted(missing)}, unknown: {sorted(extra)}")
+    if twice := sorted(set(tables) & set(copies)):
+        raise BuildError(f"tables given both as frames and as copies: {twice}")
     for name, model in TABLE_MODELS.items():
+        if name in copies:
+            continue
         expected = {c.name for c in table_columns(model)}
         got = set(tables[name].columns)
         if expected != got:
@@ -119,6 +137,33 @@ def _ingest(path: Path, frames: list[tuple[type[pa.DataFrameModel], pl.DataFrame
                     raise BuildError(f"{table_name(model)}: {reason}") from None
             written.append(ready.height)
         conn.commit()
+    return written
+
+
+def _copy_tables(conn: sqlite3.Connection, copies: Mapping[str, TableCopy]) -> dict[str, int]:
+    """INSERT … SELECT each copied table from its file, attached read-only; rows per table."""
+    written = {}
+    for table in (t for t in LOAD_ORDER if t in copies):
+        copy, model = copies[table], TABLE_MODELS[table]
+        uri = f"{Path(copy.path).resolve().as_uri()}?mode=ro"
+        conn.execute(f"ATTACH DATABASE ? AS {TableCopy.SCHEMA}", (uri,))
+        try:
+            names = ", ".join(quote(c.name) for c in table_columns(model))
+            conn.execute("BEGIN")
+            try:
+                cursor = conn.execute(
+                    f"INSERT INTO main.{quote(table_name(model))} ({names}) "
+                    f"SELECT {names} FROM ({copy.select})"
+                )
+            except sqlite3.DatabaseError as exc:
+                reason = f"copy from {Path(copy.path).name}: {exc}"
+                raise BuildError(f"{table_name(model)}: {reason}") from None
+            written[table] = cursor.rowcount
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute(f"DETACH DATABASE {TableCopy.SCHEMA}")
     return written
 
 
@@ -232,9 +277,12 @@ def integrity_problems(conn: sqlite3.Connection, *, quick: bool = False) -> list
     return [] if rows == ["ok"] else rows
 
 
-def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
+def build_database(
+    tables: dict[str, pl.DataFrame], path: Path, copies: Mapping[str, TableCopy] | None = None
+) -> dict:
     """Write a NEW SQLite database at `path` from validated frames (one per schemas.TABLE_MODELS
-    name) and return a report: rows per table, FTS tables, indexes, seconds.
+    name, or a TableCopy from an already validated file in `copies`) and return a report: rows
+    per table, FTS tables, indexes, seconds.
 
     Refuses an existing path: the caller builds a fresh file and publishes it. On any failure the
     partial file is removed and BuildError (or the original error) is raised."""
@@ -242,7 +290,8 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} exists; build into a new file and publish it")
-    _check_frames(tables)
+    copies = dict(copies or {})
+    _check_frames(tables, copies)
     if set(LOAD_ORDER) != set(TABLE_MODELS):
         raise BuildError(f"LOAD_ORDER {LOAD_ORDER} does not cover {sorted(TABLE_MODELS)}")
 
@@ -250,19 +299,22 @@ def build_database(tables: dict[str, pl.DataFrame], path: Path) -> dict:
     # Seconds per phase, so a slow build says where its time went (bench/ reads these).
     phases: dict[str, float] = {"insert": 0.0, "fts": 0.0, "indexes": 0.0}
     report["phase_seconds"] = phases
-    # isolation_level=None: transactions are explicit.
-    conn = sqlite3.connect(path, isolation_level=None)
+    # isolation_level=None: transactions are explicit. Opened by URI, so that the files of
+    # `copies` can be attached read-only (a URI's mode=ro).
+    conn = sqlite3.connect(path.resolve().as_uri(), isolation_level=None, uri=True)
     try:
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("BEGIN")
         for table in LOAD_ORDER:
             conn.execute(create_table_sql(TABLE_MODELS[table]))
         conn.execute("COMMIT")
-        mark = time.perf_counter()
-        written = _ingest(path, [(TABLE_MODELS[t], tables[t]) for t in LOAD_ORDER])
-        report["rows"] = dict(zip(LOAD_ORDER, written, strict=True))
-        phases["insert"] = time.perf_counter() - mark
         conn.execute(f"PRAGMA cache_size={BUILD_CACHE_PAGES}")
+        mark = time.perf_counter()
+        framed = [t for t in LOAD_ORDER if t not in copies]
+        written = _ingest(path, [(TABLE_MODELS[t], tables[t]) for t in framed])
+        rows = dict(zip(framed, written, strict=True)) | _copy_tables(conn, copies)
+        report["rows"] = {t: rows[t] for t in LOAD_ORDER}
+        phases["insert"] = time.perf_counter() - mark
         # Several threads sort the keys of each CREATE INDEX (SQLite's multi-threaded sorter).
         conn.execute("PRAGMA threads=4")
         conn.execute("BEGIN")
