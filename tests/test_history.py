@@ -233,7 +233,7 @@ def release_hash(path: Path) -> str:
     """The content hash `clusterdata release` gives the file (tables read as it reads them)."""
     with contextlib.closing(sqlite3.connect(path)) as conn:
         columns = {t: exports.file_columns(conn, t) for t in exports.export_tables(conn)}
-        return content_hash(conn, {t: exports.read_table(conn, t, c) for t, c in columns.items()})
+        return content_hash(conn, {t: [exports.read_table(conn, t, c)] for t, c in columns.items()})
 
 
 def test_unchanged_refresh_is_not_a_new_release(tmp_path: Path) -> None:

@@ -320,19 +320,22 @@ def test_a_refresh_that_only_moves_run_timestamps_is_not_a_new_release(data_dir:
 def test_the_content_hash_is_the_same_whatever_slice_of_rows_it_hashes_at_a_time(
     published_db: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from warehouse import exports, release
+    from warehouse import arrow, exports, release
 
     with contextlib.closing(sqlite3.connect(published_db)) as conn:
         columns = {t: exports.file_columns(conn, t) for t in exports.export_tables(conn)}
         frames = {t: exports.read_table(conn, t, c) for t, c in columns.items()}
         assert max(f.height for f in frames.values()) > 2
-        whole = release.content_hash(conn, frames)  # every table in one slice
+        whole = release.content_hash(conn, {t: [f] for t, f in frames.items()})  # one slice
         for rows in (1, 2, 7):
             monkeypatch.setattr(release, "HASH_SLICE_ROWS", rows)
-            assert release.content_hash(conn, frames) == whole, rows
+            assert release.content_hash(conn, {t: [f] for t, f in frames.items()}) == whole
+            # Read as the release reads them: frames of `rows` rows from the file.
+            monkeypatch.setattr(arrow, "BATCH_ROWS", rows)
+            assert release.content_hash(conn, release.TableBatches(conn, columns)) == whole
         # Any row's value is in it.
         frames["projects"] = frames["projects"].with_columns(pl.col("title").str.to_uppercase())
-        assert release.content_hash(conn, frames) != whole
+        assert release.content_hash(conn, {t: [f] for t, f in frames.items()}) != whole
 
 
 def test_an_existing_release_is_never_overwritten(data_dir: Path):
@@ -448,3 +451,44 @@ def test_datasette_serves_the_release_files(release_dir: Path):
     status, body = asyncio.run(fetch(f"/releases/{release_dir.name}/sources.csv"))
     (count,) = query(release_dir / "clusterdata.db", "SELECT count(*) FROM sources")[0]
     assert status == 200 and pl.read_csv(io.BytesIO(body)).height == count
+
+
+def test_files_written_a_few_rows_at_a_time_are_the_whole_tables(
+    tmp_path: Path, published_db: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from warehouse import arrow, exports
+
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    shutil.copyfile(published_db, whole / "clusterdata.db")
+    expected = make_release(whole, now=DAY)
+    # Frames of 2 rows: every table of more than 2 rows is read and written in pieces.
+    monkeypatch.setattr(arrow, "BATCH_ROWS", 2)
+    pieces = tmp_path / "pieces"
+    pieces.mkdir()
+    shutil.copyfile(published_db, pieces / "clusterdata.db")
+    got = make_release(pieces, now=DAY)
+    assert got.release_id == expected.release_id  # the same content hash
+    with contextlib.closing(sqlite3.connect(published_db)) as conn:
+        tables = exports.export_tables(conn)
+        largest = max(exports.table_rows(conn, t) for t in tables)
+    assert largest > 4
+    for table in tables:
+        csv = f"{table}.csv"
+        assert (got.path / csv).read_bytes() == (expected.path / csv).read_bytes(), table
+        parquet = f"{table}.parquet"
+        assert pl.read_parquet(got.path / parquet).equals(
+            pl.read_parquet(expected.path / parquet)
+        ), table
+        book = "clusterdata.xlsx"
+        sheets = [pl.read_excel(r.path / book, sheet_name=table) for r in (got, expected)]
+        assert sheets[0].equals(sheets[1]), table
+    # A table too big for the workbook still gets its whole CSV.
+    monkeypatch.setattr(exports, "EXCEL_MAX_ROWS", 3)
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copyfile(published_db, small / "clusterdata.db")
+    capped = make_release(small, now=DAY)
+    for table in tables:
+        csv = f"{table}.csv"
+        assert (capped.path / csv).read_bytes() == (expected.path / csv).read_bytes(), table

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 import polars as pl
 import xlsxwriter
+from polars.io.plugins import register_io_source
 
 from schemas import TABLE_MODELS
-from warehouse.arrow import read_query
+from warehouse.arrow import iter_query, read_query
 from warehouse.build import LOAD_ORDER
 from warehouse.ddl import ColumnSpec, primary_key, quote, table_columns
 
@@ -78,15 +79,53 @@ def read_table(conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]) 
 
     Read from the file `conn` has open, through ADBC (`warehouse.arrow`): about 2x faster than
     `fetchall()`, and no Python object per value."""
-    model = TABLE_MODELS[table]
+    path, select, schema, key = _table_query(conn, table, columns)
+    return _typed(read_query(path, select, schema, [key]), columns)
+
+
+def iter_table(
+    conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]
+) -> Iterator[pl.DataFrame]:
+    """`read_table`'s rows in frames of `warehouse.arrow.BATCH_ROWS` rows, in the same order:
+    at least one frame (an empty one for an empty table), so a file written from them always
+    gets its header."""
+    return table_reader(conn, table, columns)()
+
+
+def table_reader(
+    conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]
+) -> Callable[[], Iterator[pl.DataFrame]]:
+    """A function that gives `iter_table`'s frames each time it is called, without `conn`:
+    it may be called in another thread (sink_parquet's), where a sqlite3 connection refuses
+    to be used."""
+    path, select, schema, key = _table_query(conn, table, columns)
+
+    def frames() -> Iterator[pl.DataFrame]:
+        empty = True
+        for frame in iter_query(path, select, schema, [key]):
+            empty = False
+            yield _typed(frame, columns)
+        if empty:
+            yield _typed(pl.DataFrame(schema=schema), columns)
+
+    return frames
+
+
+def table_rows(conn: sqlite3.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+
+
+def _table_query(
+    conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]
+) -> tuple[Path, str, dict[str, pl.DataType], str]:
     names = ", ".join(quote(c.name) for c in columns)
     ((_, _, path),) = [row for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
-    frame = read_query(
-        Path(path),
-        f"SELECT {names} FROM {quote(table)}",
-        {c.name: _POLARS_TYPES[c.storage] for c in columns},
-        [primary_key(model)],
-    )
+    schema = {c.name: _POLARS_TYPES[c.storage] for c in columns}
+    key = primary_key(TABLE_MODELS[table])
+    return Path(path), f"SELECT {names} FROM {quote(table)}", schema, key
+
+
+def _typed(frame: pl.DataFrame, columns: list[ColumnSpec]) -> pl.DataFrame:
     casts = []
     for column in columns:
         col = pl.col(column.name)
@@ -142,6 +181,23 @@ def write_parquet(frame: pl.DataFrame, columns: list[ColumnSpec], path: Path) ->
     decoded_lists(frame, columns).write_parquet(path, compression="zstd", statistics=True)
 
 
+def sink_parquet(
+    batches: Callable[[], Iterator[pl.DataFrame]], columns: list[ColumnSpec], path: Path
+) -> None:
+    """`write_parquet` of the frames `batches()` yields, one after another, streamed: polars
+    pulls them as it writes (an IO source), so the table is never whole in memory."""
+    empty = pl.DataFrame(schema={c.name: _POLARS_TYPES[c.storage] for c in columns})
+    schema = decoded_lists(_typed(empty, columns), columns).schema
+
+    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
+        for frame in batches():
+            frame = decoded_lists(frame, columns)
+            yield frame.select(with_columns) if with_columns is not None else frame
+
+    lazy = register_io_source(source, schema=schema)
+    lazy.sink_parquet(path, compression="zstd", statistics=True)
+
+
 # Written row by row and flushed as it goes (constant_memory): polars' write_excel keeps every
 # cell in memory, +3.7 GiB and 204 s for 150,000 projects (bench/README.md, end to end). Strings
 # stay strings: scraped text starting with "=" is never a formula, and a URL is not turned into
@@ -185,26 +241,38 @@ class Workbook:
         self.book.close()
 
     def add(self, table: str, frame: pl.DataFrame, columns: list[ColumnSpec]) -> None:
-        if frame.height + 1 > EXCEL_MAX_ROWS:
+        self.add_batches(table, [frame], columns, frame.height)
+
+    def add_batches(
+        self, table: str, batches: Iterable[pl.DataFrame], columns: list[ColumnSpec], rows: int
+    ) -> None:
+        """A sheet of the `rows` rows the frames of `batches` hold, one frame after another
+        (column widths from the first frame's first rows)."""
+        if rows + 1 > EXCEL_MAX_ROWS:
             self.skipped.append(table)
             return
-        names = excel_headers(columns)
-        headers = [names[c] for c in frame.columns]
         sheet = self.book.add_worksheet(table[:31])
         sheet.freeze_panes(1, 0)
-        for n, width in enumerate(_widths(frame, headers)):
-            sheet.set_column(n, n, width)
-        sheet.write_row(0, 0, headers, self.bold)
-        dates = {n for n, dtype in enumerate(frame.dtypes) if dtype == pl.Date}
-        for r, row in enumerate(frame.iter_rows(), start=1):
-            for n, value in enumerate(row):
-                if value is None:
-                    continue
-                if n in dates:
-                    sheet.write_datetime(r, n, value, self.date)
-                else:
-                    sheet.write(r, n, value)
-        sheet.autofilter(0, 0, frame.height, len(headers) - 1)
+        names = excel_headers(columns)
+        headers: list[str] = []
+        written = 0
+        for frame in batches:
+            if not headers:
+                headers = [names[c] for c in frame.columns]
+                for n, width in enumerate(_widths(frame, headers)):
+                    sheet.set_column(n, n, width)
+                sheet.write_row(0, 0, headers, self.bold)
+                dates = {n for n, dtype in enumerate(frame.dtypes) if dtype == pl.Date}
+            for r, row in enumerate(frame.iter_rows(), start=written + 1):
+                for n, value in enumerate(row):
+                    if value is None:
+                        continue
+                    if n in dates:
+                        sheet.write_datetime(r, n, value, self.date)
+                    else:
+                        sheet.write(r, n, value)
+            written += frame.height
+        sheet.autofilter(0, 0, rows, len(headers) - 1)
 
 
 def write_workbook(

@@ -19,9 +19,10 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
@@ -163,17 +164,17 @@ def snapshot_database(served: Path, target: Path) -> None:
         Path(f"{target}{suffix}").unlink(missing_ok=True)
 
 
-class TableFrames(Mapping[str, pl.DataFrame]):
-    """The release's tables as polars frames, each read from the snapshot when asked and not
-    kept: the release holds one table at a time (all of them at once held 2.1 GiB through the
-    whole release at 150,000 projects, bench/README.md). Read twice: for the content hash, then
-    for the files."""
+class TableBatches(Mapping[str, Iterator[pl.DataFrame]]):
+    """The release's tables, each as an iterator of frames of `warehouse.arrow.BATCH_ROWS`
+    rows read from the snapshot as they are used (`exports.iter_table`): the release never
+    holds a whole table (one table at a time held 6.3 GiB at 1.5 M operations, the
+    `record_versions` frame: bench/README.md). Each use reads the table again."""
 
     def __init__(self, conn: sqlite3.Connection, columns: dict[str, list]) -> None:
         self.conn, self.columns = conn, columns
 
-    def __getitem__(self, table: str) -> pl.DataFrame:
-        return exports.read_table(self.conn, table, self.columns[table])
+    def __getitem__(self, table: str) -> Iterator[pl.DataFrame]:
+        return exports.iter_table(self.conn, table, self.columns[table])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.columns)
@@ -182,26 +183,29 @@ class TableFrames(Mapping[str, pl.DataFrame]):
         return len(self.columns)
 
 
-def content_hash(conn: sqlite3.Connection, frames: Mapping[str, pl.DataFrame]) -> str:
-    """SHA-256 of the data: each table's DDL and its rows (ordered by primary key, as CSV),
-    leaving out the VOLATILE_COLUMNS (the sources table's run timestamps, each record's
-    last_seen) and the source_health log, so a refresh that changed nothing else gives the same
-    hash (and so the same release)."""
+def content_hash(conn: sqlite3.Connection, tables: Mapping[str, Iterable[pl.DataFrame]]) -> str:
+    """SHA-256 of the data: each table's DDL and its rows (ordered by primary key, as CSV; each
+    table's frames one after another), leaving out the VOLATILE_COLUMNS (the sources table's
+    run timestamps, each record's last_seen) and the source_health log, so a refresh that
+    changed nothing else gives the same hash (and so the same release)."""
     digest = hashlib.sha256()
-    for table, frame in frames.items():
+    for table, frames in tables.items():
         if table in RUN_LOG_TABLES:
             continue
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
         ).fetchone()
         digest.update(f"{table}\n{sql}\n".encode())
-        stable = frame.drop([c for c in VOLATILE_COLUMNS.get(table, ()) if c in frame.columns])
-        # The table's CSV, hashed a slice at a time: the same bytes as the whole CSV, without
-        # holding it (at 1.5 M operations `record_versions` alone is ~4 GB of CSV).
-        for offset in range(0, max(stable.height, 1), HASH_SLICE_ROWS):
-            buffer = io.BytesIO()
-            exports.write_csv(stable.slice(offset, HASH_SLICE_ROWS), buffer, header=offset == 0)
-            digest.update(buffer.getvalue())
+        header = True
+        for frame in frames:
+            stable = frame.drop([c for c in VOLATILE_COLUMNS.get(table, ()) if c in frame.columns])
+            # The table's CSV, hashed a slice at a time: the same bytes as the whole CSV,
+            # without holding it (at 1.5 M operations `record_versions` is ~4 GB of CSV).
+            for offset in range(0, max(stable.height, 1 if header else 0), HASH_SLICE_ROWS):
+                buffer = io.BytesIO()
+                exports.write_csv(stable.slice(offset, HASH_SLICE_ROWS), buffer, header=header)
+                digest.update(buffer.getvalue())
+                header = False
     return digest.hexdigest()
 
 
@@ -230,10 +234,17 @@ def _source_states(conn: sqlite3.Connection) -> tuple[list[dict], list[dict]]:
     return rows, states
 
 
+def _csv_tee(frames: Iterable[pl.DataFrame], csv: IO[bytes]) -> Iterator[pl.DataFrame]:
+    """Each frame appended to the open CSV file (the header with the first), then passed on."""
+    for n, frame in enumerate(frames):
+        exports.write_csv(frame, csv, header=n == 0)
+        yield frame
+
+
 def _write_files(
     work: Path,
     conn: sqlite3.Connection,
-    frames: Mapping[str, pl.DataFrame],
+    frames: Mapping[str, Iterable[pl.DataFrame]],
     columns: dict[str, list[exports.ColumnSpec]],
     release_id: str,
     built_at: str,
@@ -245,16 +256,21 @@ def _write_files(
     manifest."""
     files = [_file(work / DB_FILE, "sqlite")]
     row_counts = {}
-    # One pass, one table in memory at a time (TableFrames reads each when asked).
+    # A table at a time, a batch at a time (TableBatches reads each table when asked): the
+    # CSV and the workbook's sheet from one read, the Parquet file streamed from another.
     with exports.Workbook(work / XLSX_FILE) as workbook:
-        for table, frame in frames.items():
-            exports.write_csv(frame, work / f"{table}.csv")
-            exports.write_parquet(frame, columns[table], work / f"{table}.parquet")
+        for table in frames:
+            rows = exports.table_rows(conn, table)
+            with open(work / f"{table}.csv", "wb") as csv:
+                batches = _csv_tee(frames[table], csv)
+                workbook.add_batches(table, batches, columns[table], rows)
+                for _ in batches:  # a table too big for Excel: the CSV still gets every row
+                    pass
+            reader = exports.table_reader(conn, table, columns[table])
+            exports.sink_parquet(reader, columns[table], work / f"{table}.parquet")
             files.append(_file(work / f"{table}.csv", "csv", table))
             files.append(_file(work / f"{table}.parquet", "parquet", table))
-            workbook.add(table, frame, columns[table])
-            row_counts[table] = frame.height
-            del frame
+            row_counts[table] = rows
     too_big = workbook.skipped
     files.append(_file(work / XLSX_FILE, "xlsx"))
 
@@ -329,7 +345,7 @@ def make_release(
             snapshot_database(served, work / DB_FILE)
             with contextlib.closing(_ro(work / DB_FILE)) as conn:
                 columns = {t: exports.file_columns(conn, t) for t in exports.export_tables(conn)}
-                frames = TableFrames(conn, columns)
+                frames = TableBatches(conn, columns)
                 digest = content_hash(conn, frames)
                 existing = list_releases(layout.root)
                 same = [m for m in existing if m["content_sha256"] == digest]
