@@ -83,21 +83,14 @@ def read_table(conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]) 
     return _typed(read_query(path, select, schema, [key]), columns)
 
 
-def iter_table(
-    conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]
-) -> Iterator[pl.DataFrame]:
-    """`read_table`'s rows in frames of `warehouse.arrow.BATCH_ROWS` rows, in the same order:
-    at least one frame (an empty one for an empty table), so a file written from them always
-    gets its header."""
-    return table_reader(conn, table, columns)()
-
-
 def table_reader(
     conn: sqlite3.Connection, table: str, columns: list[ColumnSpec]
 ) -> Callable[[], Iterator[pl.DataFrame]]:
-    """A function that gives `iter_table`'s frames each time it is called, without `conn`:
-    it may be called in another thread (sink_parquet's), where a sqlite3 connection refuses
-    to be used."""
+    """A function that gives `read_table`'s rows, each time it is called, as frames of
+    `warehouse.arrow.BATCH_ROWS` rows in the same order: at least one frame (an empty one for an
+    empty table), so a file written from them always gets its header. It does not use `conn`:
+    it may be called in another thread (sink_parquet's), where a sqlite3 connection refuses to
+    be used."""
     path, select, schema, key = _table_query(conn, table, columns)
 
     def frames() -> Iterator[pl.DataFrame]:

@@ -19,7 +19,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -166,7 +166,7 @@ def snapshot_database(served: Path, target: Path) -> None:
 
 class TableBatches(Mapping[str, Iterator[pl.DataFrame]]):
     """The release's tables, each as an iterator of frames of `warehouse.arrow.BATCH_ROWS`
-    rows read from the snapshot as they are used (`exports.iter_table`): the release never
+    rows read from the snapshot as they are used (`exports.table_reader`): the release never
     holds a whole table (one table at a time held 6.3 GiB at 1.5 M operations, the
     `record_versions` frame: bench/README.md). Each use reads the table again."""
 
@@ -174,7 +174,12 @@ class TableBatches(Mapping[str, Iterator[pl.DataFrame]]):
         self.conn, self.columns = conn, columns
 
     def __getitem__(self, table: str) -> Iterator[pl.DataFrame]:
-        return exports.iter_table(self.conn, table, self.columns[table])
+        return self.reader(table)()
+
+    def reader(self, table: str) -> Callable[[], Iterator[pl.DataFrame]]:
+        """The same frames from a function that does not use the connection (it may be called
+        in another thread: `exports.sink_parquet`'s)."""
+        return exports.table_reader(self.conn, table, self.columns[table])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.columns)
@@ -244,7 +249,7 @@ def _csv_tee(frames: Iterable[pl.DataFrame], csv: IO[bytes]) -> Iterator[pl.Data
 def _write_files(
     work: Path,
     conn: sqlite3.Connection,
-    frames: Mapping[str, Iterable[pl.DataFrame]],
+    frames: TableBatches,
     columns: dict[str, list[exports.ColumnSpec]],
     release_id: str,
     built_at: str,
@@ -266,8 +271,7 @@ def _write_files(
                 workbook.add_batches(table, batches, columns[table], rows)
                 for _ in batches:  # a table too big for Excel: the CSV still gets every row
                     pass
-            reader = exports.table_reader(conn, table, columns[table])
-            exports.sink_parquet(reader, columns[table], work / f"{table}.parquet")
+            exports.sink_parquet(frames.reader(table), columns[table], work / f"{table}.parquet")
             files.append(_file(work / f"{table}.csv", "csv", table))
             files.append(_file(work / f"{table}.parquet", "parquet", table))
             row_counts[table] = rows
